@@ -1,0 +1,12 @@
+"""Environments for jaxreward: pure-JAX and MJX physics, Brax-compatible.
+
+`envs` knows nothing of rewards or learners. Use `envs.make(name)` and `envs.names()`.
+"""
+
+from envs.core import Env, State
+from envs.registry import make, names, options, register, spec
+from envs.wrappers import AutoReset, TimeLimit, Vmap, training_wrap
+
+from envs import _catalog  # noqa: F401  (registers the built-in environments)
+
+__all__ = ["Env", "State", "make", "names", "options", "register", "spec", "AutoReset", "TimeLimit", "Vmap", "training_wrap"]

@@ -1,0 +1,74 @@
+"""The environment contract: a Brax-compatible `Env` and `State`.
+
+Every environment in `envs/` subclasses `Env`. `State` *is* Brax's state class, so
+our environments plug into Brax tools (its wrappers and trainers) and Brax or MuJoCo
+Playground environments plug into ours through an adapter.
+
+Conventions that the learners rely on:
+
+- `reset(rng) -> State` and `step(state, action) -> State` are pure and jittable.
+- `state.reward` is the *gold* task reward; its additive components appear as
+  `state.metrics["reward/<term>"]`.
+- `state.done` is 1.0 when the episode ended, for any reason. `state.info["truncation"]`
+  is 1.0 when it ended because of the time limit only (learners bootstrap there).
+- `state.metrics["success"]` exists where the task has a success predicate.
+- Continuous actions live in [-1, 1]^action_size; each env rescales to its own
+  actuator range. Discrete actions are integer scalars in [0, action_size).
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import jax
+from brax.envs.base import Env as _BraxEnv
+from brax.envs.base import State
+
+__all__ = ["Env", "State"]
+
+
+class Env(_BraxEnv):
+    """Base class of every environment.
+
+    Subclasses implement `reset`, `step`, `observation_size` and `action_size`, and set
+    the class attributes below.
+    """
+
+    #: "continuous" (float actions in [-1, 1]) or "discrete" (int actions).
+    action_space: str = "continuous"
+    #: Episode length the registry's time-limit wrapper uses by default.
+    default_episode_length: int = 1000
+    #: Short family name: "classic", "locomotion", "manipulation", "exploration".
+    family: str = "classic"
+
+    @property
+    def backend(self) -> str:
+        return "jax"
+
+    @property
+    def discrete(self) -> bool:
+        return self.action_space == "discrete"
+
+    @abc.abstractmethod
+    def reset(self, rng: jax.Array) -> State: ...
+
+    @abc.abstractmethod
+    def step(self, state: State, action: jax.Array) -> State: ...
+
+    def dummy_action(self) -> jax.Array:
+        """An action of the right shape and dtype (used to trace `step`)."""
+        import jax.numpy as jnp
+
+        if self.discrete:
+            return jnp.zeros((), jnp.int32)
+        return jnp.zeros((self.action_size,), jnp.float32)
+
+
+def info_defaults(**extra: Any) -> dict[str, Any]:
+    """The `info` fields every fresh state carries (wrappers overwrite them)."""
+    import jax.numpy as jnp
+
+    info = {"truncation": jnp.zeros(()), "steps": jnp.zeros((), jnp.int32)}
+    info.update(extra)
+    return info
