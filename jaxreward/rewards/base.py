@@ -1,0 +1,74 @@
+"""The reward contract.
+
+A reward model is three pure functions over its own state pytree:
+
+- `init(rng) -> state` — parameters, optimiser state, running statistics, buffers.
+- `reward(state, batch) -> (r [T, B], info)` — scores a batch of transitions.
+- `update(state, batch, rng) -> (state, metrics)` — learns inside the compiled step.
+
+A model is constructed for one `RewardSpec` (shapes are static, so binding them at
+construction keeps `reward`/`update` free of Python-side state); `rewards.make(name, spec,
+config)` builds one. Models that do not learn return their state unchanged from `update`. The training step
+calls `reward` on each rollout, then `update`, then hands the (composed) reward to the
+learner. Models never see learner internals, and learners never see reward models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+from flax import struct
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """What a reward model may size itself by (all static)."""
+
+    observation_size: int
+    action_size: int
+    discrete: bool
+    num_envs: int
+    unroll_length: int
+
+
+@struct.dataclass
+class TransitionBatch:
+    """Transitions as reward models see them; leading axes [T, B].
+
+    `next_obs` is the observation the step led to — at episode ends, the final observation
+    of the episode, not the reset one. `done` marks any episode end, `truncation` the ones
+    caused by the time limit alone. `metrics` are the env's per-step metrics
+    (`reward/<term>`, `success`). `pixels` is None unless an env renders.
+    """
+
+    obs: jax.Array  # [T, B, D]
+    action: jax.Array  # [T, B, A] (env action) or [T, B] int
+    next_obs: jax.Array  # [T, B, D]
+    gold_reward: jax.Array  # [T, B]
+    done: jax.Array  # [T, B]
+    truncation: jax.Array  # [T, B]
+    metrics: dict  # name -> [T, B]
+    pixels: Any = None
+
+
+class RewardModel:
+    """Base class; subclasses override what they need."""
+
+    #: Registry name, also the metric prefix.
+    name: str = "reward"
+    #: True when `update` learns something (used for progress and docs).
+    learned: bool = False
+
+    def __init__(self, spec: RewardSpec):
+        self.spec = spec
+
+    def init(self, rng: jax.Array) -> Any:
+        return {}
+
+    def reward(self, state: Any, batch: TransitionBatch) -> tuple[jax.Array, dict]:
+        raise NotImplementedError
+
+    def update(self, state: Any, batch: TransitionBatch, rng: jax.Array) -> tuple[Any, dict]:
+        return state, {}

@@ -1,0 +1,119 @@
+"""The training configuration: frozen dataclasses, one per component, composed.
+
+Static fields (shapes: `num_envs`, network widths, `unroll_length`) fix the compiled
+program; the vmappable leaves (seeds, learning rates, reward weights...) live inside the
+`TrainState` so seeds and variants are a `vmap` of one program. `validate()` checks every
+field before anything is compiled and names the field at fault.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+
+from jaxreward.agents.ppo import PPOConfig
+from jaxreward.rewards.registry import RewardConfig
+
+LEARNERS = ("ppo",)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    env: str = "pendulum"
+    #: Environment options as (name, value) pairs, e.g. (("sparse", True),).
+    env_options: tuple[tuple[str, Any], ...] = ()
+    #: Steps before truncation; None uses the environment's default.
+    episode_length: int | None = None
+    learner: str = "ppo"
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
+    num_envs: int = 64
+    #: Environment steps per seed (rounded up to whole training iterations).
+    total_steps: int = 300_000
+    seed: int = 0
+    #: Seeds seed, seed+1, ... run in one vmapped program.
+    num_seeds: int = 1
+    #: Host-side log points (progress, CSV rows, NaN checks) over the run.
+    num_log_points: int = 30
+    #: Save a checkpoint every this many env steps (0: only at the end).
+    checkpoint_every: int = 0
+    #: Normalise observations with running statistics before the networks.
+    normalize_obs: bool = True
+
+    # ---- derived sizes ------------------------------------------------------------
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.num_envs * self.ppo.unroll_length
+
+    @property
+    def num_iterations(self) -> int:
+        return max(1, math.ceil(self.total_steps / self.steps_per_iteration))
+
+    @property
+    def iterations_per_log(self) -> int:
+        return max(1, math.ceil(self.num_iterations / self.num_log_points))
+
+    def validate(self) -> "TrainConfig":
+        """Raises ValueError naming the offending field; returns self for chaining."""
+        import envs
+
+        envs.spec(self.env)  # unknown env -> error listing valid names
+        valid_opts = envs.options(self.env)
+        for name, _ in self.env_options:
+            if name not in valid_opts:
+                raise ValueError(
+                    f"env_options: unknown option {name!r} for environment {self.env!r}. "
+                    f"Valid options: {', '.join(valid_opts) or '(none)'}"
+                )
+        if self.learner not in LEARNERS:
+            raise ValueError(f"unknown learner {self.learner!r}. Valid learners: {', '.join(LEARNERS)}")
+        if self.episode_length is not None and self.episode_length <= 0:
+            raise ValueError(f"episode_length must be positive, got {self.episode_length}")
+        for name in ("num_envs", "total_steps", "num_seeds", "num_log_points"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.checkpoint_every < 0:
+            raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
+        self.ppo.validate()
+        if self.steps_per_iteration % self.ppo.num_minibatches:
+            raise ValueError(
+                f"ppo.num_minibatches ({self.ppo.num_minibatches}) must divide num_envs * ppo.unroll_length "
+                f"({self.num_envs} * {self.ppo.unroll_length} = {self.steps_per_iteration})"
+            )
+        if self.steps_per_iteration % self.reward.regression.num_minibatches:
+            raise ValueError(
+                f"reward.regression.num_minibatches ({self.reward.regression.num_minibatches}) must divide "
+                f"num_envs * ppo.unroll_length ({self.steps_per_iteration})"
+            )
+        devices = jax.device_count()
+        if self.num_envs % devices:
+            raise ValueError(f"num_envs ({self.num_envs}) must be divisible by the number of devices ({devices})")
+        self.reward.validate()
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        d = dict(d)
+        d["reward"] = RewardConfig(
+            terms=d["reward"]["terms"],
+            regression=_dataclass_from(type(RewardConfig().regression), d["reward"]["regression"]),
+        )
+        d["ppo"] = _dataclass_from(PPOConfig, d["ppo"])
+        d["env_options"] = tuple(tuple(p) for p in d.get("env_options", ()))
+        return cls(**d)
+
+
+def _dataclass_from(cls, d: dict):
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name in d:
+            v = d[f.name]
+            kwargs[f.name] = tuple(v) if isinstance(v, list) else v
+    return cls(**kwargs)
