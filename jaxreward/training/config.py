@@ -32,7 +32,7 @@ class TrainConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
     num_envs: int = 64
-    #: Environment steps per seed (rounded up to whole training iterations).
+    #: Environment steps per seed (rounded up to whole log chunks of whole iterations).
     total_steps: int = 300_000
     seed: int = 0
     #: Seeds seed, seed+1, ... run in one vmapped program.
@@ -50,12 +50,15 @@ class TrainConfig:
         return self.num_envs * self.ppo.unroll_length
 
     @property
-    def num_iterations(self) -> int:
-        return max(1, math.ceil(self.total_steps / self.steps_per_iteration))
+    def iterations_per_log(self) -> int:
+        needed = max(1, math.ceil(self.total_steps / self.steps_per_iteration))
+        return max(1, math.ceil(needed / self.num_log_points))
 
     @property
-    def iterations_per_log(self) -> int:
-        return max(1, math.ceil(self.num_iterations / self.num_log_points))
+    def num_iterations(self) -> int:
+        """Whole log chunks, so every chunk has one compiled length."""
+        needed = max(1, math.ceil(self.total_steps / self.steps_per_iteration))
+        return math.ceil(needed / self.iterations_per_log) * self.iterations_per_log
 
     def validate(self) -> "TrainConfig":
         """Raises ValueError naming the offending field; returns self for chaining."""

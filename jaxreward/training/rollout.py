@@ -58,7 +58,8 @@ class EpisodeStats:
 
     @classmethod
     def create(cls, names: list[str], num_envs: int) -> "EpisodeStats":
-        return cls({n: jnp.zeros((num_envs,)) for n in names}, {n: jnp.zeros(()) for n in names + ["success"]})
+        # NaN until the first episode ends: "no data yet", not a return of zero.
+        return cls({n: jnp.zeros((num_envs,)) for n in names}, {n: jnp.full((), jnp.nan) for n in names + ["success"]})
 
 
 def account_episodes(stats: EpisodeStats, streams: dict, done: jax.Array, success: jax.Array):

@@ -1,0 +1,76 @@
+"""Cart-pole balancing with the dynamics, reward and termination of Gymnasium's `CartPole-v1`.
+
+Source of the constants and equations: Gymnasium `CartPole-v1` (itself Barto, Sutton &
+Anderson, "Neuronlike adaptive elements that can solve difficult learning control problems",
+1983): explicit Euler integration with tau = 0.02 s, force magnitude 10 N, cart mass 1.0,
+pole mass 0.1, pole half-length 0.5, gravity 9.8.
+
+Observation [x, ẋ, θ, θ̇]; discrete action 0 = push left, 1 = push right (an int32 scalar).
+Reward 1.0 on every step, the terminating one included (as Gymnasium). The episode
+terminates when |x| > 2.4 or |θ| > 12°; otherwise it is truncated at 500 steps.
+Success: the pole is still up (the step did not terminate).
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+
+from envs.core import Env, State, info_defaults
+
+GRAVITY = 9.8
+CART_MASS = 1.0
+POLE_MASS = 0.1
+TOTAL_MASS = CART_MASS + POLE_MASS
+POLE_HALF_LENGTH = 0.5
+POLE_MASS_LENGTH = POLE_MASS * POLE_HALF_LENGTH
+FORCE = 10.0
+TAU = 0.02
+X_LIMIT = 2.4
+THETA_LIMIT = 12 * 2 * math.pi / 360
+RESET_NOISE = 0.05
+
+
+class CartPole(Env):
+    """Balance a pole on a cart by pushing the cart left or right (Gymnasium CartPole-v1)."""
+
+    action_space = "discrete"
+    default_episode_length = 500
+    family = "classic"
+
+    @property
+    def observation_size(self) -> int:
+        return 4
+
+    @property
+    def action_size(self) -> int:
+        return 2
+
+    def reset(self, rng: jax.Array) -> State:
+        q = jax.random.uniform(rng, (4,), minval=-RESET_NOISE, maxval=RESET_NOISE)
+        zero = jnp.zeros(())
+        metrics = {"reward/alive": zero, "success": zero}
+        return State(q, q, zero, zero, metrics, info_defaults())
+
+    def step(self, state: State, action: jax.Array) -> State:
+        """action: int scalar in {0, 1} (any shape with one element is accepted)."""
+        x, x_dot, theta, theta_dot = state.pipeline_state
+        force = jnp.where(jnp.reshape(action, ()) == 1, FORCE, -FORCE)
+        cos, sin = jnp.cos(theta), jnp.sin(theta)
+        # Frictionless cart-pole equations of motion (Florian, "Correct equations for the dynamics of
+        # the cart-pole system", 2007, the reference Gymnasium cites).
+        temp = (force + POLE_MASS_LENGTH * theta_dot**2 * sin) / TOTAL_MASS
+        theta_acc = (GRAVITY * sin - cos * temp) / (
+            POLE_HALF_LENGTH * (4.0 / 3.0 - POLE_MASS * cos**2 / TOTAL_MASS)
+        )
+        x_acc = temp - POLE_MASS_LENGTH * theta_acc * cos / TOTAL_MASS
+        # Explicit Euler: positions advance with the *old* velocities, as in Gymnasium.
+        q = jnp.stack([x + TAU * x_dot, x_dot + TAU * x_acc, theta + TAU * theta_dot, theta_dot + TAU * theta_acc])
+        terminated = (jnp.abs(q[0]) > X_LIMIT) | (jnp.abs(q[2]) > THETA_LIMIT)
+        reward = jnp.ones(())
+        metrics = {"reward/alive": reward, "success": jnp.where(terminated, 0.0, 1.0)}
+        return state.replace(
+            pipeline_state=q, obs=q, reward=reward, done=terminated.astype(jnp.float32), metrics=metrics
+        )

@@ -1,0 +1,1 @@
+"""Manipulation tasks simulated with MuJoCo MJX (assets load offline from `assets/`)."""

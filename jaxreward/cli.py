@@ -1,0 +1,186 @@
+"""Command line: `jaxreward train | envs | rewards`.
+
+Every field of the typed config is an option; `jaxreward train --help` documents them all.
+Per-environment presets (`training/presets.py`) fill what the command line leaves out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import typing
+
+SUBCONFIG_DOCS = {
+    "ppo": "PPO learner",
+    "regression": "the `regression` reward model",
+}
+
+FIELD_HELP = {
+    "unroll_length": "env steps per rollout before each update (T)",
+    "num_minibatches": "minibatches per epoch; must divide num_envs * unroll_length",
+    "update_epochs": "passes over each rollout",
+    "learning_rate": "Adam step size (vmappable)",
+    "gamma": "discount (vmappable)",
+    "gae_lambda": "GAE lambda (vmappable)",
+    "clip_eps": "PPO ratio clip (vmappable)",
+    "entropy_coef": "entropy bonus weight (vmappable)",
+    "value_coef": "value-loss weight (vmappable)",
+    "max_grad_norm": "global gradient-norm clip",
+    "normalize_advantages": "normalise advantages per minibatch",
+    "clip_value": "PPO-style value clipping",
+    "policy_hidden": "policy MLP widths, comma separated",
+    "value_hidden": "value MLP widths, comma separated",
+    "hidden": "MLP widths, comma separated",
+    "activation": "tanh | relu | silu | elu",
+    "action_dist": "normal_clip (Gaussian, clipped by the env) | tanh_normal (tanh-squashed Gaussian)",
+    "init_log_std": "initial log standard deviation of the Gaussian policy",
+    "use_next_obs": "feed (s, a, s') instead of (s, a)",
+}
+
+
+def _parse_bool(text: str) -> bool:
+    low = text.lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+
+
+def _field_parser(annotation, default):
+    if isinstance(default, bool):
+        return _parse_bool
+    if isinstance(default, tuple):
+        return lambda s: tuple(int(x) for x in s.split(",") if x)
+    if isinstance(default, int):
+        return int
+    if isinstance(default, float):
+        return float
+    return str
+
+
+def _add_dataclass_options(parser: argparse.ArgumentParser, prefix: str, cls) -> None:
+    group = parser.add_argument_group(f"{prefix} options ({SUBCONFIG_DOCS.get(prefix, prefix)})")
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        group.add_argument(
+            f"--{prefix}.{f.name}",
+            dest=f"{prefix}.{f.name}",
+            type=_field_parser(hints[f.name], default),
+            default=None,
+            metavar=type(default).__name__.upper(),
+            help=f"{FIELD_HELP.get(f.name, f.name.replace('_', ' '))} (default: {shown}, or the env preset)",
+        )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from jaxreward.agents.ppo import PPOConfig
+    from jaxreward.rewards.regression import RegressionConfig
+
+    parser = argparse.ArgumentParser(prog="jaxreward", description="RL with learned reward functions, in JAX.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser(
+        "train",
+        help="train a policy (and the reward model) and write a run directory",
+        description="Train PPO on an environment with a gold or learned reward. Seeds run as one vmapped program.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    t.add_argument("--env", default="pendulum", help="environment name (see `jaxreward envs`)")
+    t.add_argument(
+        "--reward",
+        default="gold",
+        help="reward terms: name[:weight][:norm=scale|standard][:clip=C], comma separated (see `jaxreward rewards`)",
+    )
+    t.add_argument("--learner", default="ppo", help="learner: ppo")
+    t.add_argument("--steps", type=int, default=None, help="env steps per seed (default: the env preset)")
+    t.add_argument("--seeds", type=int, default=1, help="number of seeds, run in one vmapped program")
+    t.add_argument("--seed", type=int, default=0, help="first seed; seeds are seed, seed+1, ...")
+    t.add_argument("--num-envs", type=int, default=None, help="parallel environments per seed (default: the env preset)")
+    t.add_argument("--episode-length", type=int, default=None, help="time limit in steps (default: the env's)")
+    t.add_argument("--env-option", action="append", default=[], metavar="KEY=VALUE", help="environment option (repeatable), e.g. sparse=true")
+    t.add_argument("--out", default=None, help="run directory (default: runs/<env>-<reward>-<learner>-<time>)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    t.add_argument("--checkpoint-every", type=int, default=0, help="checkpoint every N env steps (0: only at the end)")
+    t.add_argument("--log-points", type=int, default=None, help="number of progress/CSV log points (default 30)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--no-compile-cache", action="store_true", help="do not use the persistent compilation cache")
+    t.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
+    _add_dataclass_options(t, "ppo", PPOConfig)
+    _add_dataclass_options(t, "regression", RegressionConfig)
+
+    sub.add_parser("envs", help="list environments")
+    sub.add_parser("rewards", help="list reward models")
+    return parser
+
+
+def _env_option_value(text: str):
+    try:
+        return json.loads(text.lower() if text.lower() in ("true", "false") else text)
+    except json.JSONDecodeError:
+        return text
+
+
+def config_from_args(args) -> "TrainConfig":  # noqa: F821
+    from jaxreward.training import presets
+
+    overrides: dict = {"seed": args.seed, "num_seeds": args.seeds, "learner": args.learner, "checkpoint_every": args.checkpoint_every}
+    overrides["reward"] = {"terms": args.reward}
+    for name, value in (("total_steps", args.steps), ("num_envs", args.num_envs), ("episode_length", args.episode_length), ("num_log_points", args.log_points)):
+        if value is not None:
+            overrides[name] = value
+    env_options = []
+    for item in args.env_option:
+        if "=" not in item:
+            raise ValueError(f"--env-option expects KEY=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        env_options.append((key, _env_option_value(value)))
+    if env_options:
+        overrides["env_options"] = tuple(env_options)
+    for key, value in vars(args).items():
+        if value is None or "." not in key:
+            continue
+        group, name = key.split(".", 1)
+        target = overrides.setdefault("reward", {}) if group == "regression" else overrides
+        target.setdefault(group, {})[name] = value
+    return presets.config_for(args.env, **overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "envs":
+        import envs
+
+        for name in envs.names():
+            s = envs.spec(name)
+            print(f"{name:<22} {s.description}")
+        return 0
+    if args.command == "rewards":
+        from jaxreward import rewards
+
+        for name, text in rewards.describe().items():
+            print(f"{name:<14} {text}")
+        return 0
+
+    from jaxreward.checkpoint import CheckpointError
+    from jaxreward.training.loop import TrainingDiverged, train
+
+    try:
+        cfg = config_from_args(args)
+        if args.print_config:
+            print(json.dumps(cfg.to_dict(), indent=2, default=str))
+            return 0
+        train(cfg, run_dir=args.out, resume=args.resume, progress=not args.no_progress, compile_cache=not args.no_compile_cache)
+    except (ValueError, CheckpointError, FileExistsError, TrainingDiverged) as e:
+        print(f"jaxreward: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

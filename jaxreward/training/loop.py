@@ -1,0 +1,246 @@
+"""The host loop: compile once, run chunks, log, check for NaNs, checkpoint, summarise.
+
+Between chunks of `iterations_per_log` compiled iterations the host updates the progress
+bar, appends to metrics.csv, checks every loss and parameter for non-finite values, and
+saves a checkpoint when one is due. A non-finite value stops the run with
+`TrainingDiverged`, naming the env step and the quantity; the last good checkpoint is
+kept untouched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+
+import jax
+import numpy as np
+
+from jaxreward import checkpoint, results
+from jaxreward.training.compile_cache import enable_compile_cache
+from jaxreward.training.config import TrainConfig
+from jaxreward.training.trainer import Trainer, TrainState
+
+#: Config fields a resumed run may change (they do not alter the compiled program's state).
+RESUMABLE_CHANGES = {"total_steps", "num_log_points", "checkpoint_every"}
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or parameter became NaN or infinite."""
+
+
+@dataclasses.dataclass
+class RunResult:
+    run_dir: str
+    state: TrainState
+    rows: list[dict]
+    summary: dict
+
+
+def default_run_dir(cfg: TrainConfig) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    reward = cfg.reward.terms.replace(",", "+").replace(":", "_").replace("=", "")
+    return os.path.join("runs", f"{cfg.env}-{reward}-{cfg.learner}-{stamp}")
+
+
+def _check_resume_config(run_dir: str, cfg: TrainConfig) -> None:
+    try:
+        saved = results.read_config(run_dir)
+    except (OSError, ValueError) as e:
+        raise checkpoint.CheckpointError(f"cannot resume: {run_dir}/config.json is missing or unreadable ({e})") from e
+    now = cfg.to_dict()
+    now_json = results.json.loads(results.json.dumps(now, default=str))
+    diff = sorted(k for k in now_json if k not in RESUMABLE_CHANGES and now_json[k] != saved.get(k))
+    if diff:
+        details = "; ".join(f"{k}: saved {saved.get(k)!r}, now {now_json[k]!r}" for k in diff)
+        raise checkpoint.CheckpointError(f"cannot resume {run_dir}: the config differs from the saved run ({details})")
+
+
+def _episode_stream(name: str) -> bool:
+    return name.endswith("_return") or name.startswith("term_return/") or name in ("success", "episode_length")
+
+
+def _first_nonfinite(metrics: dict, state: TrainState) -> str | None:
+    """Names the first non-finite metric (with its iteration in the chunk) or parameter.
+
+    Episode statistics are NaN by design until the first episode ends; they are skipped.
+    """
+    for name, values in metrics.items():
+        if _episode_stream(name) or name == "episodes":
+            continue
+        arr = np.asarray(values)
+        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+            bad_iter = int(np.argwhere(~np.isfinite(arr))[0][-1])
+            return f"metric {name!r} (iteration {bad_iter} of the chunk)"
+    for path, leaf in jax.tree_util.tree_flatten_with_path((state.agent.params, state.reward))[0]:
+        arr = np.asarray(leaf)
+        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+            return f"parameter {jax.tree_util.keystr(path)}"
+    return None
+
+
+def _rows(metrics: dict, env_steps: int, seeds: list[int], sps: float, wall: float) -> list[dict]:
+    """Per-seed CSV rows from chunk metrics ([S, n_iter] each).
+
+    Episode statistics are averaged over the episodes that ended in the chunk (weighted by
+    each iteration's count; the last carried value if none ended); "episodes" is summed;
+    everything else is the chunk mean.
+    """
+    rows = []
+    counts = np.asarray(metrics["episodes"])
+    for i, seed in enumerate(seeds):
+        row = {"env_steps": env_steps, "seed": seed, "steps_per_second": sps, "wall_time_s": wall}
+        for name, values in metrics.items():
+            v = np.asarray(values)[i]
+            if name == "episodes":
+                row[name] = float(v.sum())
+            elif _episode_stream(name):
+                c = counts[i]
+                ended = c > 0
+                row[name] = float((v[ended] * c[ended]).sum() / c[ended].sum()) if ended.any() else float(v[-1])
+            else:
+                row[name] = float(v.mean())
+        rows.append(row)
+    return rows
+
+
+def train(
+    cfg: TrainConfig,
+    run_dir: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    compile_cache: bool = True,
+    quiet: bool = False,
+) -> RunResult:
+    """Trains `cfg.num_seeds` seeds in one compiled program and writes the run directory."""
+    trainer = Trainer(cfg)  # validates the config before anything compiles
+    run_dir = run_dir or default_run_dir(cfg)
+    ckpt_dir = os.path.join(run_dir, "checkpoints")
+    if compile_cache:
+        enable_compile_cache()
+
+    seeds = [cfg.seed + i for i in range(cfg.num_seeds)]
+    state = trainer.init_seeds(trainer.seed_keys())
+    metrics_csv_path = os.path.join(run_dir, "metrics.csv")
+    if resume:
+        if not checkpoint.steps(ckpt_dir):
+            raise checkpoint.CheckpointError(f"cannot resume: no checkpoint in {ckpt_dir!r}")
+        _check_resume_config(run_dir, cfg)
+        state = jax.device_put(checkpoint.restore(ckpt_dir, state))
+    else:
+        if os.path.exists(metrics_csv_path) or checkpoint.steps(ckpt_dir):
+            raise FileExistsError(f"{run_dir!r} already holds a run; pass --resume to continue it or choose another --out")
+        os.makedirs(run_dir, exist_ok=True)
+        results.write_config(run_dir, cfg.to_dict())
+
+    per_iter = cfg.steps_per_iteration
+    done_iters = int(np.asarray(state.iteration)[0])
+    csv_out = results.MetricsCSV(metrics_csv_path)
+    csv_out.truncate_after(done_iters * per_iter)
+    rows = results.read_metrics(metrics_csv_path) if os.path.exists(metrics_csv_path) else []
+
+    # Compile ahead of time so compile time is measured and reported on its own.
+    t0 = time.perf_counter()
+    compiled: dict[int, object] = {}
+
+    def compiled_chunk(n: int):
+        if n not in compiled:
+            compiled[n] = trainer.chunk_fn(n).lower(state).compile()
+        return compiled[n]
+
+    remaining = cfg.num_iterations - done_iters
+    if remaining > 0:
+        compiled_chunk(min(cfg.iterations_per_log, remaining))
+    compile_time = time.perf_counter() - t0
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.num_iterations * per_iter, initial=done_iters * per_iter, unit="step", unit_scale=True,
+                   dynamic_ncols=True, file=sys.stderr, desc=f"{cfg.env}/{cfg.reward.terms}")
+
+    last_ckpt = done_iters * per_iter
+    train_time = 0.0
+    run_start = time.perf_counter()
+    try:
+        while done_iters < cfg.num_iterations:
+            n = min(cfg.iterations_per_log, cfg.num_iterations - done_iters)
+            fn = compiled_chunk(n)  # a shorter last chunk compiles once more
+            t = time.perf_counter()
+            state, metrics = fn(state)
+            metrics = jax.device_get(metrics)
+            dt = time.perf_counter() - t
+            train_time += dt
+            done_iters += n
+            env_steps = done_iters * per_iter
+            bad = _first_nonfinite(metrics, state)
+            if bad is not None:
+                last_good = checkpoint.steps(ckpt_dir)
+                kept = f"last good checkpoint: step {last_good[-1]} in {ckpt_dir}" if last_good else "no checkpoint was saved yet"
+                raise TrainingDiverged(
+                    f"non-finite {bad} in the chunk ending at env step {env_steps}; training stopped ({kept})"
+                )
+            sps = n * per_iter * cfg.num_seeds / dt
+            new_rows = _rows(metrics, env_steps, seeds, sps, time.perf_counter() - run_start)
+            csv_out.append(new_rows)
+            rows.extend(new_rows)
+            if bar is not None:
+                bar.update(n * per_iter)
+                bar.set_postfix(
+                    sps=f"{sps:,.0f}",
+                    gold=f"{np.mean([r['gold_return'] for r in new_rows]):.1f}",
+                    proxy=f"{np.mean([r['proxy_return'] for r in new_rows]):.1f}",
+                )
+            if cfg.checkpoint_every and env_steps - last_ckpt >= cfg.checkpoint_every:
+                checkpoint.save(ckpt_dir, env_steps, state)
+                last_ckpt = env_steps
+    finally:
+        if bar is not None:
+            bar.close()
+
+    final_steps = done_iters * per_iter
+    if final_steps not in checkpoint.steps(ckpt_dir):
+        checkpoint.save(ckpt_dir, final_steps, state)
+
+    columns = ["gold_return", "proxy_return", "success"] + sorted(
+        k for k in (rows[0] if rows else {}) if k.startswith("term_return/")
+    )
+    summary = results.summarize(
+        rows,
+        columns,
+        {
+            "env": cfg.env,
+            "reward": cfg.reward.terms,
+            "learner": cfg.learner,
+            "num_seeds": cfg.num_seeds,
+            "seeds": seeds,
+            "env_steps_per_seed": final_steps,
+            "compile_time_s": round(compile_time, 2),
+            "train_time_s": round(train_time, 2),
+            "steps_per_second": round(final_steps * cfg.num_seeds / train_time, 1) if train_time else None,
+            "device": str(jax.devices()[0].device_kind),
+            "final_window": "mean over the last 10% of log points",
+        },
+    )
+    results.write_summary(run_dir, summary)
+    if rows:
+        results.plot_learning_curve(rows, os.path.join(run_dir, "learning_curve.png"), f"{cfg.env} — PPO on {cfg.reward.terms}")
+    if not quiet:
+        print(format_summary(summary, run_dir))
+    return RunResult(run_dir, state, rows, summary)
+
+
+def format_summary(summary: dict, run_dir: str) -> str:
+    lines = [f"\n== {summary['env']} | reward {summary['reward']} | {summary['learner']} | {summary['num_seeds']} seed(s) =="]
+    for col in ("gold_return", "proxy_return", "success"):
+        if col in summary:
+            s = summary[col]
+            lines.append(f"  {col:<14} {s['mean']:10.2f} ± {s['std']:.2f}   (min {s['min']:.2f}, max {s['max']:.2f})")
+    lines.append(
+        f"  env steps/seed {summary['env_steps_per_seed']:,}   compile {summary['compile_time_s']:.1f}s   "
+        f"train {summary['train_time_s']:.1f}s   {summary['steps_per_second'] or 0:,.0f} steps/s"
+    )
+    lines.append(f"  results in {run_dir}/ (metrics.csv, summary.json, learning_curve.png, checkpoints/)")
+    return "\n".join(lines)
