@@ -188,7 +188,7 @@ class PPO:
             grads, metrics = jax.grad(self.loss, has_aux=True)(params, hyper, mb_batch, mb_adv, mb_ret, mb_rng)
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
             params = optax.apply_updates(params, jax.tree.map(lambda u: -hyper.learning_rate * u, updates))
-            metrics["ppo/grad_norm"] = optax.global_norm(grads)
+            metrics["ppo/grad_norm"] = optax.tree.norm(grads)
             return (params, opt_state), metrics
 
         def epoch(carry, epoch_rng):
