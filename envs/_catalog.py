@@ -20,3 +20,11 @@ register(
     sparse=True,
 )
 register("reacher", Reacher, "Two-link planar arm reaching a random target (MJX, after Gymnasium Reacher-v5), 50 steps")
+
+from envs import probes  # noqa: E402
+
+register("probe/constant", probes.ConstantReward, "probe: obs 0, one step, reward +1 (V = 1)")
+register("probe/obs_reward", probes.ObsReward, "probe: obs ±1, one step, reward = obs (V(o) = o)")
+register("probe/delayed", probes.DelayedReward, "probe: two steps, reward +1 at the end (V(0) = gamma)")
+register("probe/two_actions", probes.TwoActions, "probe: two actions, reward +1 for action 1, -1 for 0")
+register("probe/contextual", probes.Contextual, "probe: obs ±1, reward +1 when the action matches the obs sign")
