@@ -127,7 +127,8 @@ def train(
         if not checkpoint.steps(ckpt_dir):
             raise checkpoint.CheckpointError(f"cannot resume: no checkpoint in {ckpt_dir!r}")
         _check_resume_config(run_dir, cfg)
-        state = jax.device_put(checkpoint.restore(ckpt_dir, state))
+        restored = checkpoint.restore(ckpt_dir, state)
+        state = jax.device_put(restored, trainer.shardings(restored))
     else:
         if os.path.exists(metrics_csv_path) or checkpoint.steps(ckpt_dir):
             raise FileExistsError(f"{run_dir!r} already holds a run; pass --resume to continue it or choose another --out")

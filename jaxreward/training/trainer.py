@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 import envs
@@ -123,8 +124,22 @@ class Trainer:
         return jnp.stack([jax.random.PRNGKey(seed + i) for i in range(n)])
 
     def init_seeds(self, keys: jax.Array) -> TrainState:
-        """keys: [S, 2]. Returns a TrainState with a leading seed axis."""
-        return jax.jit(jax.vmap(self.init))(keys)
+        """keys: [S, 2]. Returns a TrainState with a leading seed axis (sharded, see `shardings`)."""
+        state = jax.jit(jax.vmap(self.init))(keys)
+        return jax.device_put(state, self.shardings(state))
+
+    def shardings(self, state: TrainState):
+        """Data parallelism over `jax.devices()`: the environment axis of the env state and
+        of the per-env episode sums is split across devices; everything else (parameters,
+        optimiser and reward-model state) is replicated. XLA inserts the collectives."""
+        mesh = jax.sharding.Mesh(np.array(jax.devices()), ("envs",))
+        replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        per_env = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(None, "envs"))
+        spec = jax.tree.map(lambda _: replicated, state)
+        return spec.replace(
+            env=jax.tree.map(lambda _: per_env, state.env),
+            episodes=spec.episodes.replace(running=jax.tree.map(lambda _: per_env, state.episodes.running)),
+        )
 
     def chunk_fn(self, num_iterations: int):
         """jit(vmap(scan(iteration))) for `num_iterations` iterations; cached per length."""
@@ -133,7 +148,10 @@ class Trainer:
             def chunk(ts: TrainState):
                 return jax.lax.scan(lambda s, _: self.iteration(s), ts, None, length=num_iterations)
 
-            self._chunk_cache[num_iterations] = jax.jit(jax.vmap(chunk), donate_argnums=0)
+            abstract = jax.eval_shape(jax.vmap(self.init), self.seed_keys())
+            self._chunk_cache[num_iterations] = jax.jit(
+                jax.vmap(chunk), donate_argnums=0, out_shardings=(self.shardings(abstract), None)
+            )
         return self._chunk_cache[num_iterations]
 
     def evaluate_policy_fn(self):
