@@ -3,6 +3,14 @@
 `envs` knows nothing of rewards or learners. Use `envs.make(name)` and `envs.names()`.
 """
 
+import contextlib as _contextlib
+import io as _io
+
+# mujoco.mjx prints a notice to stdout when its optional Warp backend is absent; jaxreward
+# never uses Warp, so the notice is only noise in every command's output.
+with _contextlib.redirect_stdout(_io.StringIO()):
+    import mujoco.mjx  # noqa: F401
+
 from envs.core import Env, State
 from envs.registry import make, names, options, register, spec
 from envs.wrappers import AutoReset, TimeLimit, Vmap, training_wrap

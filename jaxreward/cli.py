@@ -9,8 +9,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import typing
+
+# XLA:CPU logs an error-level line for every program it loads from the persistent
+# compilation cache ("machine feature +prefer-no-gather is not supported"), about tuning
+# hints it records, not real CPU features. Silence XLA's C++ logging unless the user set a
+# level; Python-side errors are unaffected.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SUBCONFIG_DOCS = {
     "ppo": "PPO learner",

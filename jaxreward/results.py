@@ -137,12 +137,13 @@ def plot_learning_curve(rows: list[dict], path: str, title: str) -> None:
     steps = sorted({r["env_steps"] for r in rows})
     for column, color, label in (("gold_return", "tab:blue", "gold (task) return"), ("proxy_return", "tab:orange", "proxy (optimised) return")):
         table = np.array([[r[column] for r in rows if r["env_steps"] == s] for s in steps], dtype=float)
-        if np.all(np.isnan(table)):
+        known = np.all(np.isfinite(table), axis=1)  # log points before any episode ended are NaN
+        if not known.any():
             continue
-        mean = np.nanmean(table, axis=1)
-        ax.plot(steps, mean, color=color, label=label)
+        x, table = np.asarray(steps)[known], table[known]
+        ax.plot(x, table.mean(axis=1), color=color, label=label)
         if table.shape[1] > 1:
-            ax.fill_between(steps, np.nanmin(table, axis=1), np.nanmax(table, axis=1), color=color, alpha=0.2)
+            ax.fill_between(x, table.min(axis=1), table.max(axis=1), color=color, alpha=0.2)
     ax.set_xlabel("environment steps (per seed)")
     ax.set_ylabel("episode return")
     ax.set_title(title)
