@@ -9,6 +9,7 @@ episode boundary, so it never leaks into the next episode.
 
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -36,6 +37,8 @@ def gae(
     Returns:
       (advantages [T, B], returns [T, B]) with returns = advantages + values.
     """
+    chex.assert_rank(rewards, 2)
+    chex.assert_equal_shape([rewards, values, next_values, terminations, dones])
     deltas = rewards + gamma * (1.0 - terminations) * next_values - values
 
     def backward(carry, xs):

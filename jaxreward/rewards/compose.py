@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import chex
 import jax
 import jax.numpy as jnp
 from flax import struct
@@ -107,6 +108,7 @@ class Composite(RewardModel):
         info = {}
         for i, (term, model) in enumerate(zip(self.terms, self.models)):
             raw, term_info = model.reward(state.terms[i], batch)
+            chex.assert_equal_shape([raw, batch.gold_reward])  # every term scores [T, B]
             info[f"term/{term.name}"] = raw
             info.update({f"{term.name}/{k}": v for k, v in term_info.items()})
             total = total + state.weights[i] * self._transform(term, state.stats[i], raw)
