@@ -1,25 +1,20 @@
-"""Registers the built-in environments (imported once by `envs/__init__.py`)."""
+"""Registers the built-in environments (imported once by `envs/__init__.py`).
 
-from envs.classic.cartpole import CartPole
+Each family registers its own environments in its `catalog.py`; this module only gathers
+them, in a fixed order.
+"""
+
 from envs.classic.pendulum import Pendulum
-from envs.exploration.point_maze import PointMaze
-from envs.manipulation.reacher import Reacher
+from envs.classic.cartpole import CartPole
 from envs.registry import register
 
 register("pendulum", Pendulum, "Pendulum swing-up (Gymnasium Pendulum-v1 dynamics), continuous, 200 steps")
 register("cartpole", CartPole, "Cart-pole balancing (Gymnasium CartPole-v1 dynamics), discrete 2 actions, 500 steps")
-register(
-    "point_maze",
-    PointMaze,
-    "Point mass in a U-maze, goal behind a wall, dense -distance reward (a greedy trap), 200 steps",
-)
-register(
-    "point_maze_sparse",
-    PointMaze,
-    "Point mass in a U-maze, reward 1 only inside the goal radius (exploration), 200 steps",
-    sparse=True,
-)
-register("reacher", Reacher, "Two-link planar arm reaching a random target (MJX, after Gymnasium Reacher-v5), 50 steps")
+
+from envs.exploration import catalog as _exploration  # noqa: E402,F401
+from envs.manipulation import catalog as _manipulation  # noqa: E402,F401
+from envs.locomotion import catalog as _locomotion  # noqa: E402,F401
+from envs.adapters import catalog as _adapters  # noqa: E402,F401
 
 from envs import probes  # noqa: E402
 

@@ -1,0 +1,1 @@
+"""Adapters exposing other JAX environment suites through the envs registry."""

@@ -1,0 +1,1 @@
+"""Registers adapted environments from optional suites (skipped when not installed)."""

@@ -1,0 +1,1 @@
+"""Locomotion tasks (MJX)."""

@@ -1,0 +1,6 @@
+"""Registers the manipulation environments (MJX)."""
+
+from envs.manipulation.reacher import Reacher
+from envs.registry import register
+
+register("reacher", Reacher, "Two-link planar arm reaching a random target (MJX, after Gymnasium Reacher-v5), 50 steps")
