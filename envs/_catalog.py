@@ -23,3 +23,5 @@ register("probe/obs_reward", probes.ObsReward, "probe: obs ±1, one step, reward
 register("probe/delayed", probes.DelayedReward, "probe: two steps, reward +1 at the end (V(0) = gamma)")
 register("probe/two_actions", probes.TwoActions, "probe: two actions, reward +1 for action 1, -1 for 0")
 register("probe/contextual", probes.Contextual, "probe: obs ±1, reward +1 when the action matches the obs sign")
+register("probe/continuous_constant", probes.ContinuousConstant, "probe: continuous, reward +1, truncation only (Q = 1/(1-gamma))")
+register("probe/action_reward", probes.ActionReward, "probe: continuous, one step, reward = action (best action +1)")

@@ -94,3 +94,33 @@ class Contextual(Probe):
         good = jnp.where(state.obs[0] > 0, 1, 0)
         reward = jnp.where(action == good, 1.0, -1.0)
         return self._state(state.obs, state.pipeline_state + 1, reward, 1.0, state)
+
+
+class ContinuousProbe(Probe):
+    """Continuous-action probes (actions in [-1, 1]^1) for off-policy learners."""
+
+    action_space = "continuous"
+    num_actions = 1
+
+
+class ContinuousConstant(ContinuousProbe):
+    """obs 0, reward +1 every step, never terminates: episodes end only by truncation,
+    so a learner that bootstraps through time limits learns Q = 1 / (1 - γ)."""
+
+    default_episode_length = 20
+
+    def reset(self, rng):
+        return self._state(jnp.zeros((1,)))
+
+    def step(self, state, action):
+        return self._state(state.obs, state.pipeline_state + 1, 1.0, 0.0, state)
+
+
+class ActionReward(ContinuousProbe):
+    """obs 0, one step, reward = action.  Q(0, a) = a; the optimal action is +1."""
+
+    def reset(self, rng):
+        return self._state(jnp.zeros((1,)))
+
+    def step(self, state, action):
+        return self._state(state.obs, state.pipeline_state + 1, action[0], 1.0, state)

@@ -21,6 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SUBCONFIG_DOCS = {
     "ppo": "PPO learner",
+    "sac": "SAC learner",
     "regression": "the `regression` reward model",
 }
 
@@ -44,6 +45,18 @@ FIELD_HELP = {
     "action_dist": "normal_clip (Gaussian, clipped by the env) | tanh_normal (tanh-squashed Gaussian)",
     "init_log_std": "initial log standard deviation of the Gaussian policy",
     "use_next_obs": "feed (s, a, s') instead of (s, a)",
+    "grad_updates_per_step": "gradient updates per vectorised env step (update-to-data ratio)",
+    "batch_size": "transitions per gradient update",
+    "buffer_size": "replay capacity per seed, in transitions",
+    "learning_starts": "env steps per seed of random actions before updates start",
+    "alpha_learning_rate": "step size of the entropy temperature (vmappable)",
+    "tau": "Polyak rate of the target critics (vmappable)",
+    "init_alpha": "initial entropy temperature",
+    "target_entropy": "entropy target (default: -action_size)",
+    "actor_hidden": "actor MLP widths, comma separated",
+    "critic_hidden": "critic MLP widths, comma separated",
+    "layer_norm": "LayerNorm in the critics",
+    "relabel": "auto | all (re-score the whole buffer after each reward update) | batch (score sampled batches) | none",
 }
 
 
@@ -63,7 +76,7 @@ def _field_parser(annotation, default):
         return lambda s: tuple(int(x) for x in s.split(",") if x)
     if isinstance(default, int):
         return int
-    if isinstance(default, float):
+    if isinstance(default, float) or default is None:  # None: an optional number
         return float
     return str
 
@@ -79,13 +92,14 @@ def _add_dataclass_options(parser: argparse.ArgumentParser, prefix: str, cls) ->
             dest=f"{prefix}.{f.name}",
             type=_field_parser(hints[f.name], default),
             default=None,
-            metavar=type(default).__name__.upper(),
+            metavar="FLOAT" if default is None else type(default).__name__.upper(),
             help=f"{FIELD_HELP.get(f.name, f.name.replace('_', ' '))} (default: {shown}, or the env preset)",
         )
 
 
 def build_parser() -> argparse.ArgumentParser:
     from jaxreward.agents.ppo import PPOConfig
+    from jaxreward.agents.sac import SACConfig
     from jaxreward.rewards.regression import RegressionConfig
 
     parser = argparse.ArgumentParser(prog="jaxreward", description="RL with learned reward functions, in JAX.")
@@ -103,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="gold",
         help="reward terms: name[:weight][:norm=scale|standard][:clip=C], comma separated (see `jaxreward rewards`)",
     )
-    t.add_argument("--learner", default="ppo", help="learner: ppo")
+    t.add_argument("--learner", default="ppo", help="learner: ppo | sac")
     t.add_argument("--steps", type=int, default=None, help="env steps per seed (default: the env preset)")
     t.add_argument("--seeds", type=int, default=1, help="number of seeds, run in one vmapped program")
     t.add_argument("--seed", type=int, default=0, help="first seed; seeds are seed, seed+1, ...")
@@ -118,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-compile-cache", action="store_true", help="do not use the persistent compilation cache")
     t.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
     _add_dataclass_options(t, "ppo", PPOConfig)
+    _add_dataclass_options(t, "sac", SACConfig)
     _add_dataclass_options(t, "regression", RegressionConfig)
 
     sub.add_parser("envs", help="list environments")

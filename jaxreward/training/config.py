@@ -16,9 +16,10 @@ from typing import Any
 import jax
 
 from jaxreward.agents.ppo import PPOConfig
+from jaxreward.agents.sac import SACConfig
 from jaxreward.rewards.registry import RewardConfig
 
-LEARNERS = ("ppo",)
+LEARNERS = ("ppo", "sac")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class TrainConfig:
     learner: str = "ppo"
     reward: RewardConfig = field(default_factory=RewardConfig)
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    sac: SACConfig = field(default_factory=SACConfig)
     num_envs: int = 64
     #: Environment steps per seed (rounded up to whole log chunks of whole iterations).
     total_steps: int = 300_000
@@ -46,8 +48,13 @@ class TrainConfig:
 
     # ---- derived sizes ------------------------------------------------------------
     @property
+    def unroll_length(self) -> int:
+        """Env steps per environment in one training iteration (the learner's unroll)."""
+        return self.sac.unroll_length if self.learner == "sac" else self.ppo.unroll_length
+
+    @property
     def steps_per_iteration(self) -> int:
-        return self.num_envs * self.ppo.unroll_length
+        return self.num_envs * self.unroll_length
 
     @property
     def iterations_per_log(self) -> int:
@@ -81,8 +88,11 @@ class TrainConfig:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
-        self.ppo.validate()
-        if self.steps_per_iteration % self.ppo.num_minibatches:
+        if self.learner == "sac":
+            self.sac.validate()
+        else:
+            self.ppo.validate()
+        if self.learner == "ppo" and self.steps_per_iteration % self.ppo.num_minibatches:
             raise ValueError(
                 f"ppo.num_minibatches ({self.ppo.num_minibatches}) must divide num_envs * ppo.unroll_length "
                 f"({self.num_envs} * {self.ppo.unroll_length} = {self.steps_per_iteration})"
@@ -90,7 +100,7 @@ class TrainConfig:
         if self.steps_per_iteration % self.reward.regression.num_minibatches:
             raise ValueError(
                 f"reward.regression.num_minibatches ({self.reward.regression.num_minibatches}) must divide "
-                f"num_envs * ppo.unroll_length ({self.steps_per_iteration})"
+                f"num_envs * unroll_length ({self.steps_per_iteration})"
             )
         devices = jax.device_count()
         if self.num_envs % devices:
@@ -109,6 +119,7 @@ class TrainConfig:
             regression=_dataclass_from(type(RewardConfig().regression), d["reward"]["regression"]),
         )
         d["ppo"] = _dataclass_from(PPOConfig, d["ppo"])
+        d["sac"] = _dataclass_from(SACConfig, d.get("sac", {}))
         d["env_options"] = tuple(tuple(p) for p in d.get("env_options", ()))
         return cls(**d)
 

@@ -1,11 +1,14 @@
 """The compiled training step.
 
-    TrainState = (agent, reward model, env state, obs normaliser, rng, episode stats, counter)
+    TrainState = (agent, reward model, env state, obs normaliser, rng, episode stats,
+                  replay buffer (SAC), counter)
     iteration(TrainState) -> (TrainState, metrics):
         rollout   lax.scan over T steps of the vmapped env and the policy
         rewards   the composed reward model scores the batch
         update    the reward model learns on the batch
-        learn     PPO epochs and minibatches on the proxy reward
+        learn     PPO: epochs and minibatches on the rollout's proxy reward;
+                  SAC: insert into the replay buffer, then gradient steps on sampled
+                  batches whose rewards are relabelled by the current reward model
 
 `Trainer.run_chunk` is one `jit` of `lax.scan(iteration)` vmapped over seeds; the host
 loop (`training/loop.py`) calls it between log points. Everything that changes during
@@ -22,9 +25,11 @@ from flax import struct
 
 import envs
 from envs import State
+from jaxreward.agents import replay
 from jaxreward.agents.ppo import PPO, PPOBatch, PPOState
+from jaxreward.agents.sac import SAC
 from jaxreward.nets.normalizer import Normalizer
-from jaxreward.rewards.base import RewardSpec
+from jaxreward.rewards.base import RewardSpec, TransitionBatch
 from jaxreward.rewards.registry import make_composite
 from jaxreward.training.config import TrainConfig
 from jaxreward.training.rollout import EpisodeStats, account_episodes, rollout
@@ -38,6 +43,7 @@ class TrainState:
     normalizer: Normalizer
     rng: jax.Array
     episodes: EpisodeStats
+    buffer: replay.ReplayBuffer | None  # off-policy learners only
     iteration: jax.Array  # [] int32, training iterations done
 
 
@@ -50,9 +56,18 @@ class Trainer:
         base = envs.make(cfg.env, episode_length=cfg.episode_length, **dict(cfg.env_options))
         self.env = envs.training_wrap(base)
         obs_size, action_size = self.env.observation_size, self.env.action_size
-        self.agent = PPO(cfg.ppo, obs_size, action_size, self.env.discrete)
-        self.spec = RewardSpec(obs_size, action_size, self.env.discrete, cfg.num_envs, cfg.ppo.unroll_length)
+        if cfg.learner == "sac":
+            self.agent = SAC(cfg.sac, obs_size, action_size, self.env.discrete)
+        else:
+            self.agent = PPO(cfg.ppo, obs_size, action_size, self.env.discrete)
+        self.spec = RewardSpec(obs_size, action_size, self.env.discrete, cfg.num_envs, cfg.unroll_length)
         self.reward_model = make_composite(self.spec, cfg.reward)
+        relabel = cfg.sac.relabel
+        if relabel == "auto":
+            # Scoring each sampled batch with the current model gives every update the rewards
+            # a full relabel would, at a batch's cost instead of the buffer's.
+            relabel = "batch" if self.reward_model.learned else "none"
+        self.relabel = relabel
         self.term_names = [t.name for t in self.reward_model.terms]
         self.stream_names = ["gold_return", "proxy_return", "episode_length"] + [
             f"term_return/{n}" for n in self.term_names
@@ -63,6 +78,9 @@ class Trainer:
     def init(self, rng: jax.Array) -> TrainState:
         k_agent, k_reward, k_env, k_run = jax.random.split(rng, 4)
         env_state = self.env.reset(jax.random.split(k_env, self.cfg.num_envs))
+        buffer = None
+        if self.cfg.learner == "sac":
+            buffer = replay.create(self._replay_item(jax.tree.map(lambda x: x[0], env_state)), self.cfg.sac.buffer_size)
         return TrainState(
             agent=self.agent.init(k_agent),
             reward=self.reward_model.init(k_reward),
@@ -70,8 +88,23 @@ class Trainer:
             normalizer=Normalizer.create(self.env.observation_size),
             rng=k_run,
             episodes=EpisodeStats.create(self.stream_names, self.cfg.num_envs),
+            buffer=buffer,
             iteration=jnp.zeros((), jnp.int32),
         )
+
+    def _replay_item(self, env_state: State) -> dict:
+        """One stored transition: what SAC and every reward model need to re-score it."""
+        action = self.env.dummy_action()
+        return {
+            "obs": env_state.obs,
+            "action": action,
+            "next_obs": env_state.obs,
+            "gold_reward": env_state.reward,
+            "done": env_state.done,
+            "truncation": env_state.info["truncation"],
+            "metrics": dict(env_state.metrics),
+            "reward": env_state.reward,
+        }
 
     def _normalize(self, normalizer: Normalizer, obs):
         return normalizer(obs) if self.cfg.normalize_obs else obs
@@ -80,27 +113,17 @@ class Trainer:
         cfg = self.cfg
         rng, k_roll, k_reward, k_learn = jax.random.split(ts.rng, 4)
 
-        def policy(obs, key):
-            return self.agent.act(ts.agent, self._normalize(ts.normalizer, obs), key)
-
-        env_state, roll = rollout(self.env, policy, ts.env, k_roll, cfg.ppo.unroll_length)
+        env_state, roll = rollout(self.env, self._behaviour_policy(ts), ts.env, k_roll, cfg.unroll_length)
         batch = roll.transitions
 
         proxy, reward_info = self.reward_model.reward(ts.reward, batch)
         reward_state, reward_metrics = self.reward_model.update(ts.reward, batch, k_reward)
 
-        termination = batch.done * (1.0 - batch.truncation)
-        ppo_batch = PPOBatch(
-            obs=self._normalize(ts.normalizer, batch.obs),
-            next_obs=self._normalize(ts.normalizer, batch.next_obs),
-            raw_action=roll.raw_action,
-            log_prob=roll.log_prob,
-            value=roll.value,
-            reward=proxy,
-            termination=termination,
-            done=batch.done,
-        )
-        agent_state, agent_metrics = self.agent.learn(ts.agent, ppo_batch, k_learn)
+        if cfg.learner == "sac":
+            agent_state, buffer, agent_metrics = self._learn_sac(ts, batch, proxy, reward_state, k_learn)
+        else:
+            agent_state, agent_metrics = self._learn_ppo(ts, roll, proxy, k_learn)
+            buffer = ts.buffer
         # Updated after learning so the PPO ratios are computed under the normalisation
         # the behaviour policy acted with.
         normalizer = ts.normalizer.update(batch.obs) if cfg.normalize_obs else ts.normalizer
@@ -113,8 +136,77 @@ class Trainer:
         metrics = dict(episode_metrics)
         metrics |= {f"step_reward/{n}": jnp.mean(reward_info[f"term/{n}"]) for n in self.term_names}
         metrics |= agent_metrics | reward_metrics
-        new_ts = TrainState(agent_state, reward_state, env_state, normalizer, rng, episodes, ts.iteration + 1)
+        new_ts = TrainState(agent_state, reward_state, env_state, normalizer, rng, episodes, buffer, ts.iteration + 1)
         return new_ts, metrics
+
+    def _behaviour_policy(self, ts: TrainState):
+        def policy(obs, key):
+            out = self.agent.act(ts.agent, self._normalize(ts.normalizer, obs), key)
+            if self.cfg.learner != "sac":
+                return out
+            # Uniform random actions until `learning_starts` env steps (per seed).
+            warmup = ts.iteration * self.cfg.unroll_length * self.cfg.num_envs < self.cfg.sac.learning_starts
+            uniform = jax.random.uniform(jax.random.fold_in(key, 1), out[0].shape, minval=-1.0, maxval=1.0)
+            return (jnp.where(warmup, uniform, out[0]),) + tuple(out[1:])
+
+        return policy
+
+    def _learn_ppo(self, ts: TrainState, roll, proxy, rng):
+        batch = roll.transitions
+        ppo_batch = PPOBatch(
+            obs=self._normalize(ts.normalizer, batch.obs),
+            next_obs=self._normalize(ts.normalizer, batch.next_obs),
+            raw_action=roll.raw_action,
+            log_prob=roll.log_prob,
+            value=roll.value,
+            reward=proxy,
+            termination=batch.done * (1.0 - batch.truncation),
+            done=batch.done,
+        )
+        return self.agent.learn(ts.agent, ppo_batch, rng)
+
+    def _score(self, reward_state, items: dict) -> jax.Array:
+        """The composed reward of stored transitions (leading axis N) -> [N]."""
+        as_batch = TransitionBatch(
+            obs=items["obs"][None], action=items["action"][None], next_obs=items["next_obs"][None],
+            gold_reward=items["gold_reward"][None], done=items["done"][None],
+            truncation=items["truncation"][None], metrics=jax.tree.map(lambda x: x[None], items["metrics"]),
+        )
+        return self.reward_model.reward(reward_state, as_batch)[0][0]
+
+    def _learn_sac(self, ts: TrainState, batch: TransitionBatch, proxy, reward_state, rng):
+        cfg = self.cfg
+        flat = lambda x: x.reshape((-1,) + x.shape[2:])
+        items = {
+            "obs": batch.obs, "action": batch.action, "next_obs": batch.next_obs, "gold_reward": batch.gold_reward,
+            "done": batch.done, "truncation": batch.truncation, "metrics": dict(batch.metrics), "reward": proxy,
+        }
+        buffer = replay.add(ts.buffer, jax.tree.map(flat, items))
+        if self.relabel == "all":
+            # PEBBLE: the whole buffer re-scored by the reward model just updated.
+            buffer = buffer.replace(data=dict(buffer.data, reward=self._score(reward_state, buffer.data)))
+
+        def grad_step(agent_state, key):
+            k_sample, k_update = jax.random.split(key)
+            sampled = replay.sample(buffer, k_sample, cfg.sac.batch_size)
+            reward = self._score(reward_state, sampled) if self.relabel == "batch" else sampled["reward"]
+            minibatch = {
+                "obs": self._normalize(ts.normalizer, sampled["obs"]),
+                "action": sampled["action"],
+                "reward": reward,
+                "next_obs": self._normalize(ts.normalizer, sampled["next_obs"]),
+                "termination": sampled["done"] * (1.0 - sampled["truncation"]),
+            }
+            return self.agent.update(agent_state, minibatch, k_update)
+
+        num_updates = cfg.unroll_length * cfg.sac.grad_updates_per_step
+        new_agent, metrics = jax.lax.scan(grad_step, ts.agent, jax.random.split(rng, num_updates))
+        env_steps = (ts.iteration + 1) * cfg.unroll_length * cfg.num_envs
+        learning = env_steps >= cfg.sac.learning_starts
+        agent_state = jax.tree.map(lambda new, old: jnp.where(learning, new, old), new_agent, ts.agent)
+        metrics = jax.tree.map(jnp.mean, metrics)
+        metrics["sac/buffer_size"] = buffer.size.astype(jnp.float32)
+        return agent_state, buffer, metrics
 
     # ---- compiled, vmapped over seeds ---------------------------------------------------
     def seed_keys(self, seed: int | None = None, num_seeds: int | None = None) -> jax.Array:
