@@ -11,6 +11,7 @@ import pytest
 
 from jaxreward import cli
 from jaxreward.agents.ppo import PPOConfig
+from jaxreward.agents.sac import SACConfig
 from jaxreward.rewards.regression import RegressionConfig
 from jaxreward.training import presets
 
@@ -29,6 +30,8 @@ def test_help_documents_every_option(capsys):
         assert flag in text
     for f in dataclasses.fields(PPOConfig):
         assert f"--ppo.{f.name}" in text
+    for f in dataclasses.fields(SACConfig):
+        assert f"--sac.{f.name}" in text
     for f in dataclasses.fields(RegressionConfig):
         assert f"--regression.{f.name}" in text
 
@@ -47,7 +50,9 @@ def test_envs_and_rewards_listings(capsys):
     [
         (["--env", "pendulm"], "Valid names: "),
         (["--reward", "golden"], "Valid rewards: gold, regression"),
-        (["--learner", "dqn"], "Valid learners: ppo"),
+        (["--learner", "dqn"], "Valid learners: ppo, sac"),
+        (["--learner", "sac", "--env", "cartpole"], "needs continuous actions"),
+        (["--learner", "sac", "--sac.relabel", "sometimes"], "sac.relabel must be one of"),
         (["--steps", "-5"], "total_steps must be positive"),
         (["--num-envs", "10", "--ppo.unroll_length", "3", "--ppo.num_minibatches", "4"], "ppo.num_minibatches (4) must divide"),
         (["--ppo.gamma", "1.5"], "ppo.gamma must be in [0, 1]"),
