@@ -1,13 +1,24 @@
 """Environment contract tests over every registered env, plus per-env probes with known answers.
 
-Compiles are the cost on CPU, so each env is built and jitted once per module (`compiled`)
-and its two batched rollouts are run once and shared by the tests that read them.
+Compiles are the cost on CPU (10–60 s for an MJX env on two cores), so every generic check
+of an env reads one compiled program: `rollout(state, key, limit, fresh)`, CHUNK random steps
+of `AutoReset(Vmap(TimeLimit(env)))` under `lax.scan`, with the episode length `limit` a
+traced argument (so one compile serves the short-episode run, where resets and truncations
+happen every few steps, and the 1000-step run at the env's own length, made of chunks) and
+the batched reset drawn inside it when `fresh` is set. Unbatched reset/step shapes and dtypes
+are checked with `jax.eval_shape`, which traces without compiling. Env-specific tests below
+compile the unbatched step only for the envs they probe.
+
+Adapter envs (`dmc/*`, `gymnax/*`) join the generic checks when their optional extra is
+installed; Playground's MJX tasks compile slowly, so only `DMC_SAMPLE` of them do unless
+JAXREWARD_TEST_ALL_ADAPTERS=1.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import os
 
 import jax
 import jax.numpy as jnp
@@ -16,12 +27,13 @@ import numpy as np
 import pytest
 
 import envs
-from envs.wrappers import training_wrap
+from envs.wrappers import AutoReset, TimeLimit, Vmap, Wrapper
 
-SHORT_EPISODE = 5
 NUM_ENVS = 8
+CHUNK = 50
+SHORT_EPISODE = 5
 LONG_STEPS = 1000
-SHORT_STEPS = 60
+TERMINATED = "test/terminated"
 
 
 def random_actions(env, key, batch=()):
@@ -31,22 +43,49 @@ def random_actions(env, key, batch=()):
     return jax.random.uniform(key, batch + (env.action_size,), minval=-1.0, maxval=1.0)
 
 
-def batched_rollout(env, key, num_envs, num_steps):
-    """Steps `training_wrap(env)` with random actions under one jitted `lax.scan`.
+class RecordTermination(Wrapper):
+    """Copies the raw env's own `done` into a metric, before the time limit merges it in.
 
-    Returns numpy arrays [T, B, ...]: the state after each step, plus `episode_steps`, the
-    step count of the episode each transition belongs to (taken before auto-reset zeroes it),
-    and `first_obs` [B, obs], the observation of the very first reset.
+    AutoReset returns the metrics of the finished step, so the rollout can tell a
+    termination at the time limit from a truncation.
     """
-    batched = training_wrap(env)
+
+    def reset(self, rng):
+        state = self.env.reset(rng)
+        return state.replace(metrics={**state.metrics, TERMINATED: jnp.zeros(())})
+
+    def step(self, state, action):
+        state = self.env.step(state, action)
+        return state.replace(metrics={**state.metrics, TERMINATED: state.done})
+
+
+def training_stack(env, limit) -> AutoReset:
+    """`AutoReset(Vmap(TimeLimit(env)))` whose episode length may be a traced scalar.
+
+    The TimeLimit is built with a placeholder length, then given `limit`: its `step` only
+    compares the step counter with it, so a traced value keeps one compile for all lengths.
+    """
+    time_limit = TimeLimit(RecordTermination(env), 1)
+    time_limit.episode_length = limit
+    return AutoReset(Vmap(time_limit))
+
+
+def compile_rollout(env):
+    """jit of rollout(state, key, limit, fresh) -> (start, final state, records [CHUNK, B, ...]).
+
+    `start` is the batched reset drawn from `key`; the scan begins from it when `fresh`, else
+    from `state` (the final state of the previous chunk).
+    """
 
     @jax.jit
-    def run(key):
+    def rollout(state, key, limit, fresh):
+        stack = training_stack(env, limit)
         reset_key, scan_key = jax.random.split(key)
-        state = batched.reset(jax.random.split(reset_key, num_envs))
+        start = stack.reset(jax.random.split(reset_key, NUM_ENVS))
+        state = jax.tree.map(lambda a, b: jnp.where(fresh, a, b), start, state)
 
         def one_step(state, step_key):
-            nxt = batched.step(state, random_actions(env, step_key, (num_envs,)))
+            nxt = stack.step(state, random_actions(env, step_key, (NUM_ENVS,)))
             record = {
                 "obs": nxt.obs,
                 "reward": nxt.reward,
@@ -59,32 +98,66 @@ def batched_rollout(env, key, num_envs, num_steps):
             }
             return nxt, record
 
-        _, records = jax.lax.scan(one_step, state, jax.random.split(scan_key, num_steps))
-        return state.obs, records
+        final, records = jax.lax.scan(one_step, state, jax.random.split(scan_key, CHUNK))
+        # Strongly typed like the zero template, so the next chunk hits the same compile.
+        final = jax.tree.map(lambda x: jnp.asarray(x, x.dtype), final)
+        return {"obs": start.obs, "metrics": start.metrics}, final, records
 
-    first_obs, records = run(key)
-    return dict(jax.tree.map(np.asarray, records), first_obs=np.asarray(first_obs))
+    return rollout
+
+
+def _numpy(tree):
+    return jax.tree.map(np.asarray, tree)
 
 
 class Compiled:
-    """One env's jitted reset/step and (lazily, once) its batched random rollouts."""
+    """One env's compiled rollout, its shared runs, and (lazily) its unbatched jitted step."""
 
     def __init__(self, name: str):
         self.name = name
         self.env = envs.make(name)
-        self.reset = jax.jit(self.env.reset)
-        self.step = jax.jit(self.env.step)
+        self.raw = envs.make(name, time_limit=False)
+        self._rollout = compile_rollout(self.raw)
+        key = jax.random.PRNGKey(0)
+        template = jax.eval_shape(lambda k: training_stack(self.raw, 1).reset(jax.random.split(k, NUM_ENVS)), key)
+        self._template = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), template)
 
-    @functools.cached_property
-    def long_rollout(self):
-        """NUM_ENVS x LONG_STEPS random steps at the default episode length."""
-        return batched_rollout(self.env, jax.random.PRNGKey(1), NUM_ENVS, LONG_STEPS)
+    def rollout(self, key, limit, chunks=1, state=None):
+        """chunks·CHUNK steps from a fresh batched reset (or from `state`, a `final_state`).
+
+        Returns numpy records [T, B, ...], `start` (the fresh reset's obs and metrics) and
+        `final_state` (the batched state after the last step, as jax arrays).
+        """
+        start, state, records = self._rollout(
+            self._template if state is None else state, key, limit, state is None
+        )
+        parts = [_numpy(records)]
+        for i in range(1, chunks):
+            _, state, records = self._rollout(state, jax.random.fold_in(key, i), limit, False)
+            parts.append(_numpy(records))
+        out = jax.tree.map(lambda *xs: np.concatenate(xs), *parts)
+        out["terminated"] = out["metrics"].pop(TERMINATED)
+        start = _numpy(start)
+        start["metrics"].pop(TERMINATED)
+        return dict(out, start=start, final_state=state)
 
     @functools.cached_property
     def short_rollout(self):
-        """Random steps with SHORT_EPISODE-step episodes, so auto-reset happens often."""
-        env = envs.make(self.name, episode_length=SHORT_EPISODE)
-        return batched_rollout(env, jax.random.PRNGKey(2), NUM_ENVS, SHORT_STEPS)
+        """CHUNK random steps with SHORT_EPISODE-step episodes, so auto-reset happens often."""
+        return self.rollout(jax.random.PRNGKey(2), SHORT_EPISODE)
+
+    @functools.cached_property
+    def long_rollout(self):
+        """LONG_STEPS random steps at the env's default episode length."""
+        return self.rollout(jax.random.PRNGKey(1), self.env.default_episode_length, LONG_STEPS // CHUNK)
+
+    @functools.cached_property
+    def reset(self):
+        return jax.jit(self.env.reset)
+
+    @functools.cached_property
+    def step(self):
+        return jax.jit(self.env.step)
 
     def run(self, policy, key, num_steps):
         """Steps one env from reset(key) with `policy(obs) -> action` (numpy); returns the states."""
@@ -108,20 +181,29 @@ def compiled():
     return get
 
 
-def _family(name: str) -> str | None:
-    return getattr(envs.spec(name).factory, "family", None)
+def _factory_attr(name: str, attr: str, default):
+    return getattr(envs.spec(name).factory, attr, default)
 
 
-ALL = pytest.mark.parametrize("name", envs.names())
-#: Envs whose initial state is drawn from a continuous distribution and whose episodes can
-#: run to the time limit. Probe envs (family "probe", tested in test_probes.py) start from a
-#: few fixed observations and terminate within two steps by design, so the reset-diversity
-#: and truncation checks do not apply to them.
-RANDOM_START = pytest.mark.parametrize("name", [n for n in envs.names() if _family(n) != "probe"])
+#: Playground DM Control tasks checked by default (each compiles for 30–100 s on 2 cores).
+DMC_SAMPLE = ("dmc/cartpole_swingup",)
+_ALL_ADAPTERS = os.environ.get("JAXREWARD_TEST_ALL_ADAPTERS", "") not in ("", "0")
+GENERIC = [n for n in envs.names() if not n.startswith("dmc/") or _ALL_ADAPTERS or n in DMC_SAMPLE]
+ALL = pytest.mark.parametrize("name", GENERIC)
+#: Envs whose episodes can run to the time limit. Probe envs (family "probe", tested in
+#: test_probes.py) terminate within two steps by design, so the auto-reset and truncation
+#: checks do not apply to them.
+EPISODIC = pytest.mark.parametrize("name", [n for n in GENERIC if _factory_attr(n, "family", None) != "probe"])
+#: Of those, the envs whose initial state is drawn from a continuous distribution: distinct
+#: keys must give distinct initial states. The others (`random_reset = False`: a fixed start
+#: or a few possible ones) must restart from one of their initial states.
+RANDOM_START = pytest.mark.parametrize(
+    "name", [n for n in GENERIC if _factory_attr(n, "family", None) != "probe" and _factory_attr(n, "random_reset", True)]
+)
 
 
-def _assert_scalar_f32(x, what):
-    assert x.shape == () and x.dtype == jnp.float32, f"{what}: shape {x.shape}, dtype {x.dtype}"
+def _assert_f32(x, shape, what):
+    assert x.shape == shape and x.dtype == np.float32, f"{what}: shape {x.shape}, dtype {x.dtype}, expected {shape}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,95 +211,120 @@ def _assert_scalar_f32(x, what):
 
 
 @ALL
-def test_reset_and_step_follow_the_contract(compiled, name):
-    c = compiled(name)
-    state = c.reset(jax.random.PRNGKey(0))
-    reset_keys = set(state.metrics)
-    assert "success" in reset_keys
-    assert any(k.startswith("reward/") for k in reset_keys), reset_keys
-    assert {"truncation", "steps"} <= set(state.info)
+def test_reset_and_step_shapes_and_dtypes(name):
+    """Unbatched, traced without compiling: the shapes and dtypes of one reset and one step."""
+    env = envs.make(name)
+    key = jax.random.PRNGKey(0)
+    state = jax.eval_shape(env.reset, key)
+    stepped = jax.eval_shape(env.step, state, env.dummy_action())
+    for s, what in ((state, "reset"), (stepped, "step")):
+        _assert_f32(s.obs, (env.observation_size,), f"{what} obs")
+        _assert_f32(s.reward, (), f"{what} reward")
+        _assert_f32(s.done, (), f"{what} done")
+        assert {"truncation", "steps"} <= set(s.info), f"{what} info lacks truncation/steps"
+        _assert_f32(s.info["truncation"], (), f"{what} truncation")
+        for k, v in s.metrics.items():
+            _assert_f32(v, (), f"{what} metrics[{k!r}]")
+    assert "success" in state.metrics
+    assert any(k.startswith("reward/") for k in state.metrics), set(state.metrics)
+    assert set(stepped.metrics) == set(state.metrics), "metrics keys differ between reset and step"
 
-    keys = jax.random.split(jax.random.PRNGKey(3), 20)
-    for key in keys:
-        state = c.step(state, random_actions(c.env, key))
-        assert state.obs.shape == (c.env.observation_size,) and state.obs.dtype == jnp.float32
-        _assert_scalar_f32(state.reward, "reward")
-        _assert_scalar_f32(state.done, "done")
-        assert set(state.metrics) == reset_keys, "metrics keys differ between reset and step"
-        for k, v in state.metrics.items():
-            _assert_scalar_f32(v, f"metrics[{k!r}]")
-        assert float(state.metrics["success"]) in (0.0, 1.0)
-        terms = sum(float(v) for k, v in state.metrics.items() if k.startswith("reward/"))
-        assert terms == pytest.approx(float(state.reward), abs=1e-5)
+
+@ALL
+def test_batched_steps_follow_the_contract(compiled, name):
+    c = compiled(name)
+    r = c.short_rollout
+    size = c.env.observation_size
+    assert r["obs"].shape == (CHUNK, NUM_ENVS, size) and r["obs"].dtype == np.float32
+    assert r["start"]["obs"].shape == (NUM_ENVS, size)
+    assert set(r["start"]["metrics"]) == set(r["metrics"]), "metrics keys differ between reset and step"
+    for k, v in r["metrics"].items():
+        assert v.shape == (CHUNK, NUM_ENVS) and v.dtype == np.float32, f"metrics[{k!r}]: {v.shape} {v.dtype}"
+    assert np.isin(r["metrics"]["success"], (0.0, 1.0)).all()
+    # The gold reward is the sum of its logged components, on every step.
+    terms = sum(v for k, v in r["metrics"].items() if k.startswith("reward/"))
+    np.testing.assert_allclose(terms, r["reward"], atol=1e-5, rtol=1e-5)
 
 
 @ALL
 def test_same_key_gives_the_same_trajectory(compiled, name):
     c = compiled(name)
-    action_keys = jax.random.split(jax.random.PRNGKey(4), 10)
-
-    def trajectory(key):
-        state = c.reset(key)
-        obs = [np.asarray(state.obs)]
-        for k in action_keys:
-            state = c.step(state, random_actions(c.env, k))
-            obs.append(np.asarray(state.obs))
-        return np.stack(obs)
-
-    np.testing.assert_array_equal(trajectory(jax.random.PRNGKey(5)), trajectory(jax.random.PRNGKey(5)))
+    again = c.rollout(jax.random.PRNGKey(2), SHORT_EPISODE)
+    np.testing.assert_array_equal(again["start"]["obs"], c.short_rollout["start"]["obs"])
+    np.testing.assert_array_equal(again["obs"], c.short_rollout["obs"])
+    np.testing.assert_array_equal(again["reward"], c.short_rollout["reward"])
 
 
 @RANDOM_START
 def test_different_keys_give_different_initial_states(compiled, name):
-    c = compiled(name)
-    first, other = c.reset(jax.random.PRNGKey(5)).obs, c.reset(jax.random.PRNGKey(6)).obs
-    assert not np.array_equal(first, other), "different reset keys gave the same initial obs"
+    first = compiled(name).short_rollout["start"]["obs"]  # [B, obs] from B distinct keys
+    assert len(np.unique(first, axis=0)) == NUM_ENVS, "different reset keys gave the same initial obs"
 
 
 @ALL
 def test_long_random_rollout_stays_finite(compiled, name):
-    r = compiled(name).long_rollout
-    assert r["obs"].shape == (LONG_STEPS, NUM_ENVS, compiled(name).env.observation_size)
+    c = compiled(name)
+    r = c.long_rollout
+    assert r["obs"].shape == (LONG_STEPS, NUM_ENVS, c.env.observation_size)
     assert np.isfinite(r["obs"]).all(), "non-finite observation"
     assert np.isfinite(r["reward"]).all(), "non-finite reward"
     for k, v in r["metrics"].items():
         assert np.isfinite(v).all(), f"non-finite metrics[{k!r}]"
     # Several episodes ended within the rollout, so auto-reset was exercised at full length too.
     assert r["done"].sum(axis=0).min() >= 1
+    if _factory_attr(name, "family", None) != "probe":
+        # No episode outlived the env's own time limit.
+        assert r["episode_steps"].max() <= c.env.default_episode_length
+        assert not r["truncation"][r["episode_steps"] < c.env.default_episode_length].any()
 
 
-@RANDOM_START
-def test_auto_reset_draws_fresh_varied_initial_states(compiled, name):
-    r = compiled(name).short_rollout
+@EPISODIC
+def test_auto_reset_draws_fresh_initial_states(compiled, name):
+    c = compiled(name)
+    r = c.short_rollout
     done = r["done"] > 0
-    assert done.sum() >= NUM_ENVS * (SHORT_STEPS // SHORT_EPISODE - 1)
+    assert done.sum() >= NUM_ENVS * (CHUNK // SHORT_EPISODE - 1)
     reset_obs = r["obs"][done]  # [num_resets, obs]: the fresh observations after each end
-    # All fresh resets differ from each other (across envs and across time: no cached state)...
-    assert len(np.unique(reset_obs.round(7), axis=0)) == len(reset_obs)
-    # ...and from the first reset of the same env.
-    env_index = np.nonzero(done)[1]
-    assert not np.any(np.all(reset_obs == r["first_obs"][env_index], axis=-1))
     # After a reset the step counter restarts.
     assert (r["steps"][done] == 0).all()
+    if _factory_attr(name, "random_reset", True):
+        # All fresh resets differ from each other (across envs and across time: no cached state)...
+        assert len(np.unique(reset_obs.round(7), axis=0)) == len(reset_obs)
+        # ...and from the first reset of the same env.
+        env_index = np.nonzero(done)[1]
+        assert not np.any(np.all(reset_obs == r["start"]["obs"][env_index], axis=-1))
+    else:
+        # A fixed or finite start: every fresh observation is one the env starts from.
+        starts = np.concatenate([c.rollout(jax.random.PRNGKey(k), SHORT_EPISODE)["start"]["obs"] for k in range(4)])
+        starts = np.unique(np.concatenate([starts, r["start"]["obs"]]), axis=0)
+        is_start = (reset_obs[:, None, :] == starts[None]).all(-1).any(-1)
+        assert is_start.all(), "an auto-reset observation is not an initial observation"
 
 
-@RANDOM_START
+@EPISODIC
 def test_truncation_marks_time_limit_ends_only(compiled, name):
     r = compiled(name).short_rollout
     done, truncation, steps = r["done"] > 0, r["truncation"] > 0, r["episode_steps"]
+    terminated = r["terminated"] > 0
     assert steps.max() == SHORT_EPISODE and steps.min() >= 1
     assert done[steps == SHORT_EPISODE].all(), "episode ran past its time limit"
     assert not truncation[steps < SHORT_EPISODE].any(), "truncated before the time limit"
+    np.testing.assert_array_equal(done[steps < SHORT_EPISODE], terminated[steps < SHORT_EPISODE])
     assert not truncation[~done].any()
-    # Every time-limit end is a truncation unless the env terminated at that very step; an
-    # early end is a termination. (CartPole cannot leave its bounds within 5 steps.)
-    assert truncation[steps == SHORT_EPISODE].all()
+    # Every time-limit end is a truncation unless the env terminated at that very step.
+    at_limit = steps == SHORT_EPISODE
+    np.testing.assert_array_equal(truncation[at_limit], ~terminated[at_limit])
+    assert truncation.any()
     # final_obs keeps the observation the episode ended on; elsewhere it is the obs itself.
-    assert not np.any(np.all(r["final_obs"][done] == r["obs"][done], axis=-1))
     np.testing.assert_array_equal(r["final_obs"][~done], r["obs"][~done])
+    differs = ~np.all(r["final_obs"][done] == r["obs"][done], axis=-1)
+    if _factory_attr(name, "random_reset", True):
+        assert differs.all()
+    else:
+        assert differs.any()
 
 
-@ALL
+@pytest.mark.parametrize("name", envs.names())
 def test_unknown_option_names_the_valid_ones(name):
     with pytest.raises(ValueError) as err:
         envs.make(name, no_such_option=1)
@@ -307,71 +414,6 @@ def test_pendulum_upright_rest_is_an_unstable_equilibrium(compiled):
 
 
 # ---------------------------------------------------------------------------------------------
-# Point maze: the wall blocks the straight line; going round it succeeds.
-
-MAZE_WAYPOINTS = np.array([[0.7, -0.6], [0.7, 0.6], [-0.6, 0.6]])
-
-
-def waypoint_policy():
-    """Velocity commands along start → right corridor → goal (a stateful numpy policy)."""
-    index = [0]
-
-    def policy(obs):
-        to_waypoint = MAZE_WAYPOINTS[index[0]] - obs[:2]
-        if np.linalg.norm(to_waypoint) < 0.1 and index[0] < len(MAZE_WAYPOINTS) - 1:
-            index[0] += 1
-        return jnp.asarray(np.clip(to_waypoint / 0.1, -1.0, 1.0), jnp.float32)
-
-    return policy
-
-
-def straight_to_goal(obs):
-    return jnp.asarray(np.clip((obs[4:6] - obs[:2]) / 0.1, -1.0, 1.0), jnp.float32)
-
-
-def test_point_maze_wall_blocks_the_straight_line(compiled):
-    c = compiled("point_maze")
-    states = c.run(straight_to_goal, jax.random.PRNGKey(8), c.env.default_episode_length)
-    assert not any(float(s.metrics["success"]) for s in states)
-    ys = np.array([float(s.obs[1]) for s in states])
-    assert ys.max() <= -0.15, "the point went into the wall"
-    # Stuck under the wall, it only improves −distance to about −0.75.
-    assert float(states[-1].reward) < -0.7
-
-
-def test_point_maze_scripted_route_reaches_the_goal(compiled):
-    c = compiled("point_maze")
-    states = c.run(waypoint_policy(), jax.random.PRNGKey(8), c.env.default_episode_length)
-    success = np.array([float(s.metrics["success"]) for s in states])
-    assert success.any(), "the scripted route never reached the goal"
-    assert int(np.argmax(success)) < 0.5 * c.env.default_episode_length
-    assert float(states[-1].reward) > -0.1  # it stays there; dense reward ≈ 0
-    assert not any(float(s.done) for s in states[:-1]), "reaching the goal terminated by default"
-
-
-def test_point_maze_sparse_reward_is_the_goal_indicator(compiled):
-    c = compiled("point_maze_sparse")
-    assert set(c.reset(jax.random.PRNGKey(0)).metrics) == {"reward/goal", "success"}
-    states = c.run(waypoint_policy(), jax.random.PRNGKey(9), c.env.default_episode_length)
-    rewards = np.array([float(s.reward) for s in states])
-    success = np.array([float(s.metrics["success"]) for s in states])
-    np.testing.assert_array_equal(rewards, success)
-    assert rewards[0] == 0.0 and rewards[-1] == 1.0
-
-
-def test_point_maze_terminate_at_goal_option():
-    env = envs.make("point_maze", terminate_at_goal=True)
-    step = jax.jit(env.step)
-    state, policy = env.reset(jax.random.PRNGKey(8)), waypoint_policy()
-    for _ in range(env.default_episode_length):
-        state = step(state, policy(np.asarray(state.obs)))
-        if float(state.done):
-            break
-    assert float(state.metrics["success"]) == 1.0 and float(state.done) == 1.0
-    assert float(state.info["truncation"]) == 0.0
-
-
-# ---------------------------------------------------------------------------------------------
 # Reacher: rewards read the MJX data; physics matches CPU MuJoCo; a reaching controller succeeds.
 
 
@@ -420,21 +462,46 @@ def test_reacher_torque_drives_the_joints(compiled, sign):
     assert float(states[-1].metrics["reward/control"]) == pytest.approx(-2.0)
 
 
+def reach_policy(obs):
+    """Joint PD towards the analytic IK solution of the reacher's target (elbow side kept)."""
+    upper, fore = 0.1, 0.11  # link lengths of assets/reacher.xml
+    q, target = np.arctan2(obs[2:4], obs[0:2]), obs[4:6]
+    cos_elbow = np.clip((target @ target - upper**2 - fore**2) / (2 * upper * fore), -1.0, 1.0)
+    elbow = np.arccos(cos_elbow) * (1.0 if q[1] >= 0 else -1.0)
+    shoulder = np.arctan2(target[1], target[0]) - np.arctan2(fore * np.sin(elbow), upper + fore * np.cos(elbow))
+    error = (np.array([shoulder, elbow]) - q + np.pi) % (2 * np.pi) - np.pi
+    # Armature 1 and gear 200 make each joint ≈ q̈ = 200 u − q̇; these gains damp it critically.
+    return jnp.asarray(np.clip(2.0 * error - 0.2 * obs[6:8], -1.0, 1.0), jnp.float32)
+
+
 def test_reacher_inverse_kinematics_controller_reaches_targets(compiled):
     c = compiled("reacher")
-    upper, fore = 0.1, 0.11  # link lengths of assets/reacher.xml
-
-    def reach(obs):
-        """Joint PD towards the analytic IK solution of the target (elbow side kept)."""
-        q, target = np.arctan2(obs[2:4], obs[0:2]), obs[4:6]
-        cos_elbow = np.clip((target @ target - upper**2 - fore**2) / (2 * upper * fore), -1.0, 1.0)
-        elbow = np.arccos(cos_elbow) * (1.0 if q[1] >= 0 else -1.0)
-        shoulder = np.arctan2(target[1], target[0]) - np.arctan2(fore * np.sin(elbow), upper + fore * np.cos(elbow))
-        error = (np.array([shoulder, elbow]) - q + np.pi) % (2 * np.pi) - np.pi
-        # Armature 1 and gear 200 make each joint ≈ q̈ = 200 u − q̇; these gains damp it critically.
-        return jnp.asarray(np.clip(2.0 * error - 0.2 * obs[6:8], -1.0, 1.0), jnp.float32)
-
     for seed in range(3):
-        states = c.run(reach, jax.random.PRNGKey(100 + seed), c.env.default_episode_length)
+        states = c.run(reach_policy, jax.random.PRNGKey(100 + seed), c.env.default_episode_length)
         assert float(states[-1].metrics["success"]) == 1.0, f"seed {seed}: missed the target"
         assert float(states[0].metrics["reward/distance"]) < float(states[-1].metrics["reward/distance"])
+
+
+def test_reacher_sparse_rewards_only_success(compiled):
+    """Same physics as the dense reacher; the reward is the success indicator alone."""
+    dense, sparse = compiled("reacher").short_rollout, compiled("reacher_sparse").short_rollout
+    # Same keys, so the same resets and random actions: the dense terms are still logged, as
+    # shaping diagnostics outside the reward.
+    np.testing.assert_allclose(sparse["metrics"]["shaping/distance"], dense["metrics"]["reward/distance"], atol=1e-6)
+    np.testing.assert_allclose(sparse["metrics"]["shaping/control"], dense["metrics"]["reward/control"], atol=1e-6)
+    assert not any(k.startswith("reward/") and k != "reward/success" for k in sparse["metrics"])
+    success = sparse["metrics"]["success"]
+    np.testing.assert_array_equal(success, -sparse["metrics"]["shaping/distance"] < 0.02)
+    np.testing.assert_array_equal(sparse["reward"], success)
+    # Move every target under its resting fingertip: one random step later all are successes.
+    c = compiled("reacher_sparse")
+    state = sparse["final_state"]
+    data = state.pipeline_state
+    tip = data.site_xpos[:, _site(c.env.mj_model, "fingertip"), :2]
+    data = data.replace(qpos=data.qpos.at[:, 2:].set(tip), qvel=jnp.zeros_like(data.qvel))
+    steps = jnp.zeros_like(state.info["steps"])  # no time limit ends the first step
+    state = state.replace(pipeline_state=data, info=dict(state.info, steps=steps))
+    first = c.rollout(jax.random.PRNGKey(3), SHORT_EPISODE, state=state)
+    np.testing.assert_array_equal(first["reward"][0], 1.0)
+    np.testing.assert_array_equal(first["metrics"]["success"][0], 1.0)
+    assert (first["metrics"]["shaping/distance"][0] > -0.02).all()

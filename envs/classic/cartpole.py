@@ -33,6 +33,19 @@ THETA_LIMIT = 12 * 2 * math.pi / 360
 RESET_NOISE = 0.05
 
 
+def accelerations(theta: jax.Array, theta_dot: jax.Array, force: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(ẍ, θ̈) of the frictionless cart-pole under a horizontal force on the cart; θ = 0 is upright.
+
+    The equations of Florian, "Correct equations for the dynamics of the cart-pole system"
+    (2007), the reference Gymnasium cites; also used by the swing-up task.
+    """
+    cos, sin = jnp.cos(theta), jnp.sin(theta)
+    temp = (force + POLE_MASS_LENGTH * theta_dot**2 * sin) / TOTAL_MASS
+    theta_acc = (GRAVITY * sin - cos * temp) / (POLE_HALF_LENGTH * (4.0 / 3.0 - POLE_MASS * cos**2 / TOTAL_MASS))
+    x_acc = temp - POLE_MASS_LENGTH * theta_acc * cos / TOTAL_MASS
+    return x_acc, theta_acc
+
+
 class CartPole(Env):
     """Balance a pole on a cart by pushing the cart left or right (Gymnasium CartPole-v1)."""
 
@@ -58,14 +71,7 @@ class CartPole(Env):
         """action: int scalar in {0, 1} (any shape with one element is accepted)."""
         x, x_dot, theta, theta_dot = state.pipeline_state
         force = jnp.where(jnp.reshape(action, ()) == 1, FORCE, -FORCE)
-        cos, sin = jnp.cos(theta), jnp.sin(theta)
-        # Frictionless cart-pole equations of motion (Florian, "Correct equations for the dynamics of
-        # the cart-pole system", 2007, the reference Gymnasium cites).
-        temp = (force + POLE_MASS_LENGTH * theta_dot**2 * sin) / TOTAL_MASS
-        theta_acc = (GRAVITY * sin - cos * temp) / (
-            POLE_HALF_LENGTH * (4.0 / 3.0 - POLE_MASS * cos**2 / TOTAL_MASS)
-        )
-        x_acc = temp - POLE_MASS_LENGTH * theta_acc * cos / TOTAL_MASS
+        x_acc, theta_acc = accelerations(theta, theta_dot, force)
         # Explicit Euler: positions advance with the *old* velocities, as in Gymnasium.
         q = jnp.stack([x + TAU * x_dot, x_dot + TAU * x_acc, theta + TAU * theta_dot, theta_dot + TAU * theta_acc])
         terminated = (jnp.abs(q[0]) > X_LIMIT) | (jnp.abs(q[2]) > THETA_LIMIT)

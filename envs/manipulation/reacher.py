@@ -14,6 +14,9 @@ batch of MJX environments runs fast on CPU.
 - Reset: arm angles and velocities with small uniform noise; target uniform in the disc
   of radius 0.2 around the shoulder (sampled by angle and radius, no rejection loop).
 - Success: fingertip within 0.02 of the target (about the two spheres touching).
+- Sparse variant (`sparse=True`, registered as `reacher_sparse`): the reward is the success
+  indicator alone, "reward/success" 1.0 within 0.02 of the target, else 0; the dense terms
+  are still logged, as "shaping/distance" and "shaping/control" (not reward terms).
 - No termination: episodes end by truncation at 50 steps, as Reacher-v5.
 """
 
@@ -45,14 +48,16 @@ class Reacher(Env):
 
     Args:
       control_weight: weight of the −Σ a² control term in the reward.
+      sparse: reward 1.0 within the success radius and 0 elsewhere (no control cost).
     """
 
     action_space = "continuous"
     default_episode_length = 50
     family = "manipulation"
 
-    def __init__(self, control_weight: float = 1.0):
+    def __init__(self, control_weight: float = 1.0, sparse: bool = False):
         self.control_weight = float(control_weight)
+        self.sparse = bool(sparse)
         self.mj_model = mujoco.MjModel.from_xml_path(XML_PATH)
         self.mjx_model = mjx.put_model(self.mj_model)
         self._fingertip = mujoco.mj_name2id(self.mj_model, mujoco.mjtObj.mjOBJ_SITE, "fingertip")
@@ -94,8 +99,15 @@ class Reacher(Env):
         # Site positions are only valid after kinematics; the first obs needs them.
         data = mjx.kinematics(self.mjx_model, data)
         zero = jnp.zeros(())
-        metrics = {"reward/distance": zero, "reward/control": zero, "success": zero}
+        metrics = self._metrics(zero, zero, zero)
         return State(data, self._obs(data), zero, zero, metrics, info_defaults())
+
+    def _metrics(self, distance_term, control_term, success):
+        """The reward terms (dense) or the success term plus shaping diagnostics (sparse)."""
+        if self.sparse:
+            return {"reward/success": success, "shaping/distance": distance_term, "shaping/control": control_term,
+                    "success": success}
+        return {"reward/distance": distance_term, "reward/control": control_term, "success": success}
 
     def step(self, state: State, action: jax.Array) -> State:
         """action: [2] joint torques in [-1, 1]."""
@@ -106,9 +118,10 @@ class Reacher(Env):
         # obs and reward describe the state after this step.
         data = mjx.kinematics(self.mjx_model, data)
         distance = jnp.linalg.norm(self.fingertip_to_target(data))
-        terms = {"reward/distance": -distance, "reward/control": -self.control_weight * jnp.sum(action**2)}
-        reward = terms["reward/distance"] + terms["reward/control"]
-        metrics = dict(terms, success=(distance < SUCCESS_RADIUS).astype(jnp.float32))
+        control_term = -self.control_weight * jnp.sum(action**2)
+        success = (distance < SUCCESS_RADIUS).astype(jnp.float32)
+        reward = success if self.sparse else -distance + control_term
+        metrics = self._metrics(-distance, control_term, success)
         return state.replace(
             pipeline_state=data, obs=self._obs(data), reward=reward, done=jnp.zeros(()), metrics=metrics
         )
