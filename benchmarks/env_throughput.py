@@ -121,7 +121,6 @@ def machine() -> dict:
     return {
         "cpu_model": model or platform.processor(),
         "cpu_cores": os.cpu_count(),
-        "load_average_1min_at_start": round(os.getloadavg()[0], 2),
         "device": str(jax.devices()[0].device_kind),
         "python": platform.python_version(),
         "jax": jax.__version__,
@@ -179,7 +178,7 @@ def measure_env(name: str, batch_sizes, budget: int, repeats: int) -> list[dict]
             best = min(best, time.perf_counter() - t0)
         rows.append(
             {"env": name, "num_envs": batch, "scan_steps": steps, "compile_s": round(compile_s, 2),
-             "steps_per_s": round(batch * steps / best, 1)}
+             "steps_per_s": round(batch * steps / best, 1), "load_1min": round(os.getloadavg()[0], 1)}
         )
         print(f"  {name:28s} B={batch:5d} T={steps:5d} compile {compile_s:6.1f} s  {rows[-1]['steps_per_s']:12.0f} steps/s",
               flush=True)
@@ -198,23 +197,25 @@ def write_markdown(out: dict, path: str) -> None:
         f"Machine: {m['cpu_model']}, {m['cpu_cores']} cores ({m['device']}), jax {m['jax']}, mujoco {m['mujoco']}"
         + (f"; Gymnasium {out['gymnasium']['gymnasium']} with mujoco {out['gymnasium'].get('mujoco', '?')}"
            if out.get("gymnasium") else "")
-        + f". 1-min load average at start: {m['load_average_1min_at_start']} (a shared machine: other processes "
-        "ran alongside, so absolute numbers are noisy; the ratios were measured back to back).",
+        + ". A shared machine: other processes ran alongside (the `load` column is the 1-minute load average "
+        "after each measurement; 2 means both cores busy), so absolute numbers are noisy; each ratio was "
+        "measured back to back.",
         "",
         "jaxreward: `training_wrap(env)` (vmapped step, time limit, auto-reset) under `lax.scan`, random actions, "
         "best of the repeats after compiling; compile = lowering + XLA compile of that program per batch size. "
         "Gymnasium: a synchronous vector env of B copies, the same number of steps. Commands: "
         + ", ".join(f"`{c}`" for c in out["commands"]) + ".",
         "",
-        "| env | B | compile (s) | jaxreward steps/s | Gymnasium steps/s | jaxreward / Gymnasium |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| env | B | compile (s) | jaxreward steps/s | Gymnasium steps/s | jaxreward / Gymnasium | load |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in out["rows"]:
         gym = row.get("gymnasium_steps_per_s")
         gym_cell = f"{gym:,.0f} ({row['gymnasium_id']})" if gym else ""
         ratio = f"{row['steps_per_s'] / gym:.2f}" if gym else ""
         lines.append(
-            f"| {row['env']} | {row['num_envs']} | {row['compile_s']:.1f} | {row['steps_per_s']:,.0f} | {gym_cell} | {ratio} |"
+            f"| {row['env']} | {row['num_envs']} | {row['compile_s']:.1f} | {row['steps_per_s']:,.0f} | {gym_cell} | {ratio} "
+            f"| {row.get('load_1min', '')} |"
         )
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -250,7 +251,8 @@ def main() -> None:
     if not args.no_gymnasium and not gymnasium_ok:
         print(f"no Gymnasium python at {args.gymnasium_python}: skipping the Gymnasium side", file=sys.stderr)
 
-    rows, gymnasium_info = [], None
+    command = ("python benchmarks/env_throughput.py " + " ".join(sys.argv[1:])).strip()
+    gymnasium_info = None
     for name in names:
         print(name, flush=True)
         try:
@@ -268,24 +270,24 @@ def main() -> None:
                     r["gymnasium_steps_per_s"] = round(result["runs"][str(r["num_envs"])], 1)
                     print(f"  {GYMNASIUM_IDS[name]:28s} B={r['num_envs']:5d} {r['gymnasium_steps_per_s']:12.0f} steps/s"
                           f"  ratio {r['steps_per_s'] / r['gymnasium_steps_per_s']:.2f}", flush=True)
-        rows.extend(env_rows)
+        save(args.out, name, env_rows, command, gymnasium_info)  # after each env: a long run keeps its progress
+    print(f"wrote {args.out}.json and {args.out}.md")
 
-    # Merge with an earlier run: rows of the envs measured now replace theirs.
-    command = "python benchmarks/env_throughput.py " + " ".join(sys.argv[1:])
-    out = {"machine": machine(), "gymnasium": gymnasium_info, "commands": [command.strip()], "rows": rows}
-    if os.path.exists(args.out + ".json"):
-        with open(args.out + ".json") as f:
+
+def save(stem: str, name: str, rows: list[dict], command: str, gymnasium_info: dict | None) -> None:
+    """Merges one env's rows into `stem`.json (replacing its earlier rows) and rewrites `stem`.md."""
+    out = {"machine": machine(), "gymnasium": gymnasium_info, "commands": [command], "rows": rows}
+    if os.path.exists(stem + ".json"):
+        with open(stem + ".json") as f:
             old = json.load(f)
-        measured = set(names)
-        out["rows"] = [r for r in old["rows"] if r["env"] not in measured] + rows
-        out["commands"] = [c for c in old.get("commands", []) if c != out["commands"][0]] + out["commands"]
+        out["rows"] = [r for r in old["rows"] if r["env"] != name] + rows
+        out["commands"] = [c for c in old.get("commands", []) if c != command] + [command]
         out["gymnasium"] = gymnasium_info or old.get("gymnasium")
     out["rows"].sort(key=lambda r: (r["env"], r["num_envs"]))
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out + ".json", "w") as f:
+    os.makedirs(os.path.dirname(stem) or ".", exist_ok=True)
+    with open(stem + ".json", "w") as f:
         json.dump(out, f, indent=1)
-    write_markdown(out, args.out + ".md")
-    print(f"wrote {args.out}.json and {args.out}.md")
+    write_markdown(out, stem + ".md")
 
 
 if __name__ == "__main__":
