@@ -189,6 +189,41 @@ def measure_env(name: str, batch_sizes, budget: int, repeats: int) -> list[dict]
 # Results.
 
 
+def summary_tables(out: dict) -> list[str]:
+    """Markdown: steps/s per env at each batch size; then jaxreward vs Gymnasium."""
+    by_env: dict[str, dict[int, dict]] = {}
+    for row in out["rows"]:
+        by_env.setdefault(row["env"], {})[row["num_envs"]] = row
+    sizes = sorted({row["num_envs"] for row in out["rows"]})
+    lines = [
+        "| env | " + " | ".join(f"B={b} steps/s" for b in sizes) + " | compile (s) |",
+        "| --- | " + " | ".join("---:" for _ in sizes) + " | ---: |",
+    ]
+    for env, rows in by_env.items():
+        compiles = [r["compile_s"] for r in rows.values()]
+        cells = [f"{rows[b]['steps_per_s']:,.0f}" if b in rows else "" for b in sizes]
+        lines.append(f"| {env} | " + " | ".join(cells) + f" | {min(compiles):.0f}–{max(compiles):.0f} |")
+    compared = {env: rows for env, rows in by_env.items() if any("gymnasium_steps_per_s" in r for r in rows.values())}
+    if compared:
+        lines += [
+            "",
+            "| env (Gymnasium id) | " + " | ".join(f"B={b}: ours / Gymnasium steps/s (ratio)" for b in sizes) + " |",
+            "| --- | " + " | ".join("---:" for _ in sizes) + " |",
+        ]
+        for env, rows in compared.items():
+            gym_id = next(r["gymnasium_id"] for r in rows.values() if "gymnasium_id" in r)
+            cells = []
+            for b in sizes:
+                r = rows.get(b)
+                if r and r.get("gymnasium_steps_per_s"):
+                    ratio = r["steps_per_s"] / r["gymnasium_steps_per_s"]
+                    cells.append(f"{r['steps_per_s']:,.0f} / {r['gymnasium_steps_per_s']:,.0f} ({ratio:.1f}x)")
+                else:
+                    cells.append("")
+            lines.append(f"| {env} ({gym_id}) | " + " | ".join(cells) + " |")
+    return lines
+
+
 def write_markdown(out: dict, path: str) -> None:
     m = out["machine"]
     lines = [
@@ -206,16 +241,20 @@ def write_markdown(out: dict, path: str) -> None:
         "Gymnasium: a synchronous vector env of B copies, the same number of steps. Commands: "
         + ", ".join(f"`{c}`" for c in out["commands"]) + ".",
         "",
-        "| env | B | compile (s) | jaxreward steps/s | Gymnasium steps/s | jaxreward / Gymnasium | load |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *summary_tables(out),
+        "",
+        "All measurements:",
+        "",
+        "| env | B | T | compile (s) | jaxreward steps/s | Gymnasium steps/s | jaxreward / Gymnasium | load |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in out["rows"]:
         gym = row.get("gymnasium_steps_per_s")
         gym_cell = f"{gym:,.0f} ({row['gymnasium_id']})" if gym else ""
         ratio = f"{row['steps_per_s'] / gym:.2f}" if gym else ""
         lines.append(
-            f"| {row['env']} | {row['num_envs']} | {row['compile_s']:.1f} | {row['steps_per_s']:,.0f} | {gym_cell} | {ratio} "
-            f"| {row.get('load_1min', '')} |"
+            f"| {row['env']} | {row['num_envs']} | {row['scan_steps']} | {row['compile_s']:.1f} | "
+            f"{row['steps_per_s']:,.0f} | {gym_cell} | {ratio} | {row.get('load_1min', '')} |"
         )
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
