@@ -29,7 +29,8 @@ from envs.manipulation.block import BLOCK_HALF, OBJECT_CENTER, BlockTask
 from envs.manipulation.gripper import FINGER_OPEN
 
 HOLD_PLANAR = 0.02  # the block centre within this distance of the grip point in the plane,
-HOLD_HEIGHT = 0.03  # and within this height of it (contacts let a held block creep down),
+HOLD_HEIGHT = 0.04  # and within this height of it (a held block creeps down, see gripper.xml;
+#                     below 0.045 the block's top would leave the finger pads),
 HOLD_OPENING = (0.025, 0.042)  # with the fingers stopped by the block (0.035 = contact)
 
 
