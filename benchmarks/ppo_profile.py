@@ -86,6 +86,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--chunk", type=int, default=5, help="iterations per timed call")
+    p.add_argument("--variants", default="ABCDEFGHI", help="letters of the variants to run (A is always run)")
     p.add_argument("--out", default=os.path.join(HERE, "results", "ppo_profile"))
     args = p.parse_args()
     enable_compile_cache()
@@ -113,6 +114,7 @@ def main() -> None:
         "H G with update_epochs=1": (jax.vmap(iterations(tr_e1, n)), tr_e1.init_seeds(tr_e1.seed_keys())),
         "I G with normalize_obs=False": (jax.vmap(iterations(tr_nn, n)), tr_nn.init_seeds(tr_nn.seed_keys())),
     }
+    variants = {k: v for k, v in variants.items() if k[0] == "A" or k[0] in args.variants}
     # Each variant owns a private copy of its input and feeds its output back in.
     state = {k: [jax.jit(f), jax.tree.map(jnp.copy, x), []] for k, (f, x) in variants.items()}
 
@@ -137,7 +139,8 @@ def main() -> None:
         table[name] = {"median_ms": med * 1e3, "min_ms": low * 1e3, "median_steps_per_second": steps / med,
                        "max_steps_per_second": steps / low, "samples_ms": [x * 1e3 for x in v[2]]}
     out = {"benchmark": "ppo_profile", "command": "python benchmarks/ppo_profile.py"
-           + (f" --rounds {args.rounds}" if args.rounds != 7 else ""),
+           + (f" --rounds {args.rounds}" if args.rounds != 7 else "")
+           + (f" --variants {args.variants}" if args.variants != "ABCDEFGHI" else ""),
            "env": ENV, "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in s.items()},
            "steps_per_call": steps, "rounds": args.rounds, "machine": machine(), "variants": table}
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
