@@ -16,7 +16,8 @@ only part that collides, with the fingers.
 - Dense reward terms: "reach" −0.5 ‖grip − handle‖, "open" −|open_distance − opening|,
   "control" −control_weight Σ a². Sparse (`sparse=True`): "reward/success" only.
 - Success: opening ≥ `open_distance` (0.15 m of the 0.2 m travel by default).
-- Episode: 100 steps (4 s), no termination. The scripted controller needs about 30.
+- Episode: 100 steps (4 s), no termination. The scripted controller needs ~25 steps
+  (median).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Pick and place: grasp a block on the table and hold it at a goal in the air (MJX).
 
 After the Fetch `PickAndPlace` task (Plappert et al., 2018), with every goal in the air
-and our own Cartesian two-finger gripper (`gripper.py`, `assets/pick_place.xml`).
+and our own Cartesian two-finger gripper (`gripper.py`, `assets/block.xml`).
 
 - Action [4] in [-1, 1]: hand target moves (0.05 m per unit, x y z) and the finger
   command (−1 closed, +1 open). 4 physics steps of 0.01 s per env step.
@@ -16,7 +16,8 @@ and our own Cartesian two-finger gripper (`gripper.py`, `assets/pick_place.xml`)
   (`sparse=True`): "reward/success" only.
 - Success: block centre within 0.05 of the goal (Fetch's threshold). Since the goal is at
   least 0.075 above the resting block, success needs a lift.
-- Episode: 100 steps (4 s), no termination. The scripted controller needs about 40.
+- Episode: 100 steps (4 s), no termination. The scripted controller first reaches the
+  goal after ~15 steps (median) and holds the block there.
 """
 
 from __future__ import annotations
