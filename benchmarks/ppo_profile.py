@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -43,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import envs  # noqa: E402
 from jaxreward.training.compile_cache import enable_compile_cache  # noqa: E402
 from jaxreward.training.rollout import rollout  # noqa: E402
-from jaxreward.training.trainer import Trainer  # noqa: E402
+from jaxreward.training.trainer import RUNS_AXIS, Trainer  # noqa: E402
 from ppo_throughput import ENV, SETTINGS, jaxreward_config, machine  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -99,20 +100,25 @@ def main() -> None:
     base = envs.make(ENV, time_limit=False)
     raw_env = type("RawBatch", (), {"step": staticmethod(jax.vmap(base.step))})
     raw_state = jax.vmap(base.reset)(jax.random.split(jax.random.PRNGKey(0), s["num_envs"]))
+    # The trainer's env reduces its reset predicate over the vmapped runs axis; the
+    # variants without that vmap step a copy whose env has no such axis.
+    tr_flat = Trainer(cfg)
+    tr_flat.env = envs.training_wrap(tr.env.env.env)
+    runs_vmap = functools.partial(jax.vmap, axis_name=RUNS_AXIS)
     tr_e1 = Trainer(dataclasses.replace(cfg, ppo=dataclasses.replace(cfg.ppo, update_epochs=1)))
     tr_nn = Trainer(dataclasses.replace(cfg, normalize_obs=False))
     length = n * s["unroll_length"]
 
     variants = {
         "A raw stepping": (stepping(raw_env, s["num_envs"], length), raw_state),
-        "B training_wrap stepping": (stepping(tr.env, s["num_envs"], length), one.env),
-        "C training_wrap stepping, vmap over 1 seed": (jax.vmap(stepping(tr.env, s["num_envs"], length)), seeds.env),
-        "D rollout, zero policy": (rollouts(tr, n, True), one),
-        "E rollout, policy": (rollouts(tr, n, False), one),
-        "F iteration, no seed vmap": (iterations(tr, n), one),
-        "G iteration, vmap over 1 seed (= Trainer.chunk_fn)": (jax.vmap(iterations(tr, n)), seeds),
-        "H G with update_epochs=1": (jax.vmap(iterations(tr_e1, n)), tr_e1.init_seeds(tr_e1.seed_keys())),
-        "I G with normalize_obs=False": (jax.vmap(iterations(tr_nn, n)), tr_nn.init_seeds(tr_nn.seed_keys())),
+        "B training_wrap stepping": (stepping(tr_flat.env, s["num_envs"], length), one.env),
+        "C training_wrap stepping, vmap over 1 seed": (runs_vmap(stepping(tr.env, s["num_envs"], length)), seeds.env),
+        "D rollout, zero policy": (rollouts(tr_flat, n, True), one),
+        "E rollout, policy": (rollouts(tr_flat, n, False), one),
+        "F iteration, no seed vmap": (iterations(tr_flat, n), one),
+        "G iteration, vmap over 1 seed (= Trainer.chunk_fn)": (runs_vmap(iterations(tr, n)), seeds),
+        "H G with update_epochs=1": (runs_vmap(iterations(tr_e1, n)), tr_e1.init_seeds(tr_e1.seed_keys())),
+        "I G with normalize_obs=False": (runs_vmap(iterations(tr_nn, n)), tr_nn.init_seeds(tr_nn.seed_keys())),
     }
     variants = {k: v for k, v in variants.items() if k[0] == "A" or k[0] in args.variants}
     # Each variant owns a private copy of its input and feeds its output back in.

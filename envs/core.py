@@ -19,6 +19,7 @@ Conventions that the learners rely on:
 from __future__ import annotations
 
 import abc
+import functools
 from typing import Any
 
 import jax
@@ -42,6 +43,11 @@ class Env(_BraxEnv):
     #: Short family name: "classic", "locomotion", "manipulation", "exploration".
     family: str = "classic"
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _keep_foreign_metrics(cls.__dict__["step"])
+
     @property
     def backend(self) -> str:
         return "jax"
@@ -63,6 +69,20 @@ class Env(_BraxEnv):
         if self.discrete:
             return jnp.zeros((), jnp.int32)
         return jnp.zeros((self.action_size,), jnp.float32)
+
+
+def _keep_foreign_metrics(step):
+    """Carries metrics that wrappers added (e.g. Brax's `EpisodeWrapper` adds "reward")
+    through an env's `step`, which builds its own metrics dict: Brax's wrappers scan over
+    `step` and need the same metric keys in and out."""
+
+    @functools.wraps(step)
+    def wrapped(self, state: State, action: jax.Array) -> State:
+        out = step(self, state, action)
+        foreign = {k: v for k, v in state.metrics.items() if k not in out.metrics}
+        return out.replace(metrics={**foreign, **out.metrics}) if foreign else out
+
+    return wrapped
 
 
 def info_defaults(**extra: Any) -> dict[str, Any]:

@@ -4,6 +4,10 @@ The agent's optimiser state, the reward model's state (parameters, optimiser, ru
 statistics), the env state, the normaliser, the rng and the counters are all saved, so a
 resumed run continues exactly where the saved one stopped.
 
+On disk a checkpoint is a flat mapping "path.to.leaf" -> array of the state's non-empty
+leaves: orbax refuses zero-size arrays, and MJX data holds some (e.g. `act` of a model
+without actuator state); those are taken from the template on restore.
+
 A checkpoint that does not match the run (another config, another tree) or cannot be read
 is reported with `CheckpointError`; nothing in the run directory is modified then.
 """
@@ -28,10 +32,16 @@ def _manager(directory: str, max_to_keep: int | None = 3) -> ocp.CheckpointManag
     )
 
 
+def _flat(tree) -> dict:
+    """{"path.to.leaf": leaf} of the leaves with at least one element."""
+    flat, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return {".".join(_key_name(k) for k in p): x for p, x in flat if np.size(x) > 0}
+
+
 def save(directory: str, step: int, state) -> None:
     """Saves `state` (any pytree) as checkpoint `step` (env steps) under `directory`."""
     with _manager(directory) as mgr:
-        mgr.save(step, args=ocp.args.StandardSave(jax.device_get(state)), force=True)
+        mgr.save(step, args=ocp.args.StandardSave(_flat(jax.device_get(state))), force=True)
         mgr.wait_until_finished()
 
 
@@ -55,7 +65,8 @@ def restore(directory: str, template, step: int | None = None):
     step = available[-1] if step is None else step
     if step not in available:
         raise CheckpointError(f"no checkpoint for step {step} in {directory!r}; available: {available}")
-    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), jax.device_get(template))
+    template = jax.device_get(template)
+    abstract = _flat(jax.tree.map(lambda x: jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype), template))
     with _manager(directory) as mgr:
         try:
             meta = mgr.item_metadata(step)
@@ -66,7 +77,9 @@ def restore(directory: str, template, step: int | None = None):
             restored = mgr.restore(step, args=ocp.args.StandardRestore(abstract))
         except Exception as e:
             raise CheckpointError(f"checkpoint {step} in {directory!r} could not be restored: {e}") from e
-    return restored
+    paths, treedef = jax.tree_util.tree_flatten_with_path(template)
+    leaves = [restored.get(".".join(_key_name(k) for k in p), x) for p, x in paths]
+    return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
 def _check_matches(meta, abstract, directory, step) -> None:
@@ -89,9 +102,8 @@ def _check_matches(meta, abstract, directory, step) -> None:
             )
 
 
-def _shapes(tree) -> dict[str, tuple]:
-    flat, _ = jax.tree_util.tree_flatten_with_path(tree, is_leaf=lambda x: hasattr(x, "shape"))
-    return {"/".join(_key_name(k) for k in p): tuple(getattr(x, "shape", ())) for p, x in flat}
+def _shapes(flat: dict) -> dict[str, tuple]:
+    return {k: tuple(getattr(x, "shape", ())) for k, x in flat.items()}
 
 
 def _key_name(k) -> str:

@@ -34,6 +34,10 @@ from jaxreward.rewards.registry import make_composite
 from jaxreward.training.config import TrainConfig
 from jaxreward.training.rollout import EpisodeStats, account_episodes, rollout
 
+#: Name of the vmapped axis of runs (seeds x sweep variants) in `Trainer.chunk_fn`; the
+#: env's auto-reset reduces its "any env finished" predicate over it (see envs.AutoReset).
+RUNS_AXIS = "runs"
+
 
 @struct.dataclass
 class TrainState:
@@ -54,7 +58,7 @@ class Trainer:
         cfg.validate()
         self.cfg = cfg
         base = envs.make(cfg.env, episode_length=cfg.episode_length, **dict(cfg.env_options))
-        self.env = envs.training_wrap(base)
+        self.env = envs.training_wrap(base, batch_axis=RUNS_AXIS)
         obs_size, action_size = self.env.observation_size, self.env.action_size
         if cfg.learner == "sac":
             self.agent = SAC(cfg.sac, obs_size, action_size, self.env.discrete)
@@ -242,7 +246,7 @@ class Trainer:
 
             abstract = jax.eval_shape(jax.vmap(self.init), self.seed_keys())
             self._chunk_cache[num_iterations] = jax.jit(
-                jax.vmap(chunk), donate_argnums=0, out_shardings=(self.shardings(abstract), None)
+                jax.vmap(chunk, axis_name=RUNS_AXIS), donate_argnums=0, out_shardings=(self.shardings(abstract), None)
             )
         return self._chunk_cache[num_iterations]
 
