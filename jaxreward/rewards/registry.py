@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from jaxreward.rewards.base import RewardModel, RewardSpec
 from jaxreward.rewards.compose import Composite, parse_terms, validate_terms
 from jaxreward.rewards.gold import Gold
+from jaxreward.rewards.preference import PreferenceConfig, PreferenceReward
 from jaxreward.rewards.regression import Regression, RegressionConfig
 
 
@@ -21,20 +22,24 @@ class RewardConfig:
 
     terms: str = "gold"
     regression: RegressionConfig = field(default_factory=RegressionConfig)
+    preference: PreferenceConfig = field(default_factory=PreferenceConfig)
 
     def validate(self) -> None:
         validate_terms(parse_terms(self.terms), names())
         self.regression.validate()
+        self.preference.validate()
 
 
 _BUILDERS = {
     "gold": lambda spec, cfg: Gold(spec),
     "regression": lambda spec, cfg: Regression(spec, cfg.regression),
+    "preference": lambda spec, cfg: PreferenceReward(spec, cfg.preference),
 }
 
 _DESCRIPTIONS = {
     "gold": "the environment's own task reward",
     "regression": "MLP r(s, a) fitted to gold reward samples inside the training step",
+    "preference": "Bradley-Terry ensemble fitted to segment comparisons from a synthetic teacher or a labels file",
 }
 
 

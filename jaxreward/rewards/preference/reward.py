@@ -1,0 +1,335 @@
+"""`preference`: a reward learned from comparisons of segments, inside the training step.
+
+The loop of Christiano et al. (2017) and PEBBLE (Lee et al., ICML 2021), all of it in the
+compiled step: every `update` pushes the rollout into the segment window; at a feedback
+session it draws candidate pairs, selects the queries (uniform / disagreement / entropy),
+has the synthetic teacher label them (or, on the human path, uses the pairs of a labels
+file), stores them in the bounded pair buffer and fits the Bradley–Terry ensemble with a
+few gradient steps. `reward` scores transitions with the aggregated ensemble. With SAC,
+`relabel=all` (the trainer's "auto" for learned rewards is per-batch scoring, which gives
+the same rewards) re-scores the replay buffer with the updated model: PEBBLE's relabelling.
+
+Optional PEBBLE unsupervised pre-training: for the first `pretrain_iterations` updates
+no queries are asked and `reward` is the kNN state-entropy bonus (`entropy.py`).
+
+Logged always (as reward_model/preference/<name>): the Bradley–Terry loss and accuracy
+on the stored pairs, the accuracy on fresh held-out pairs against the gold reward's
+ranking, queries asked and pairs stored.
+
+Deviations from PEBBLE, for a fixed-shape compiled step: the ensemble trains a fixed
+number of gradient steps per session (PEBBLE trains epochs until 97% training accuracy);
+each member draws its own minibatches (PEBBLE: its own permutation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from jaxreward.nets.mlp import ACTIVATIONS
+from jaxreward.nets.normalizer import Normalizer
+from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
+from jaxreward.rewards.preference import queries, teachers
+from jaxreward.rewards.preference.entropy import knn_distance
+from jaxreward.rewards.preference.model import AGGREGATIONS, OUTPUT_ACTIVATIONS, RewardEnsemble, aggregate, bradley_terry_loss
+from jaxreward.rewards.preference.segments import PairBuffer, SegmentWindow
+
+#: Most memory entries the entropy bonus compares against (the cost is batch × memory).
+ENTROPY_MEMORY = 1024
+#: The name `training/trainer.py` gives its vmapped axis of runs (seeds × variants).
+RUNS_AXIS = "runs"
+
+
+def _due_in_any_run(due: jax.Array) -> jax.Array:
+    """`due` reduced over the trainer's vmapped runs axis when there is one.
+
+    Under `vmap`, a `lax.cond` whose predicate is batched becomes a `select` that computes
+    the feedback session at every iteration. Feedback sessions fall on the same iterations
+    in every run, so an unbatched "any run is due" predicate keeps the cond a real branch;
+    each run still applies the session only where its own `due` holds. Outside such a vmap
+    (tests, a plain `jit`) the axis is unbound and `due` is used as it is.
+    """
+    try:
+        return jax.lax.psum(due.astype(jnp.int32), RUNS_AXIS) > 0
+    except NameError:
+        return due
+
+
+@dataclass(frozen=True)
+class PreferenceConfig:
+    """Settings of the `preference` reward. Defaults follow PEBBLE where the CPU allows."""
+
+    # -- segments and queries
+    segment_length: int = 50
+    #: Steps of each env kept to draw segments from; 0: max(segment_length, unroll_length).
+    window_length: int = 0
+    #: Total queries over the run (skipped ones count, as in B-Pref).
+    budget: int = 1000
+    #: Fraction of the budget asked at the first feedback session.
+    initial_fraction: float = 0.1
+    queries_per_session: int = 20
+    schedule: str = "constant"
+    decay_rate: float = 1.0
+    #: Training iterations between feedback sessions.
+    feedback_every: int = 1
+    selection: str = "uniform"
+    oversample: int = 10
+    #: Pair-buffer capacity; 0: the budget (or the labels file's size).
+    pair_capacity: int = 0
+    # -- synthetic teacher: a B-Pref preset, each parameter optionally overridden
+    teacher: str = "oracle"
+    teacher_beta: float | None = None
+    teacher_gamma: float | None = None
+    teacher_eps_mistake: float | None = None
+    teacher_eps_skip: float | None = None
+    teacher_eps_equal: float | None = None
+    # -- reward model
+    use_action: bool = True
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "relu"
+    output_activation: str = "tanh"
+    ensemble_size: int = 3
+    learning_rate: float = 3e-4
+    batch_size: int = 128
+    #: Gradient steps of every member per feedback session.
+    grad_steps: int = 32
+    aggregation: str = "mean"
+    #: k of mean − k·std (vmappable).
+    pessimism: float = 1.0
+    #: Fresh pairs scored against the gold ranking at each update (accuracy_heldout).
+    heldout_pairs: int = 64
+    # -- PEBBLE unsupervised pre-training (0: off)
+    pretrain_iterations: int = 0
+    entropy_k: int = 5
+    # -- human labels (both set: no synthetic teacher; see labels_file.py)
+    labels_file: str = ""
+    segments_file: str = ""
+
+    def validate(self) -> None:
+        p = "preference."
+        for name in ("segment_length", "budget", "queries_per_session", "feedback_every", "oversample", "ensemble_size",
+                     "learning_rate", "batch_size", "grad_steps", "heldout_pairs", "entropy_k"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{p}{name} must be positive, got {getattr(self, name)}")
+        for name in ("window_length", "pair_capacity", "pretrain_iterations", "decay_rate"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{p}{name} must be >= 0, got {getattr(self, name)}")
+        if not 0.0 <= self.initial_fraction <= 1.0:
+            raise ValueError(f"{p}initial_fraction must be in [0, 1], got {self.initial_fraction}")
+        choices = {"schedule": queries.SCHEDULES, "selection": queries.SELECTIONS, "teacher": tuple(teachers.PRESETS),
+                   "aggregation": AGGREGATIONS, "output_activation": OUTPUT_ACTIVATIONS, "activation": tuple(ACTIVATIONS)}
+        for name, valid in choices.items():
+            if getattr(self, name) not in valid:
+                raise ValueError(f"{p}{name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}")
+        if self.window_length and self.window_length < self.segment_length:
+            raise ValueError(f"{p}window_length ({self.window_length}) must be >= segment_length ({self.segment_length})")
+        if self.pair_capacity and self.pair_capacity < self.session_capacity:
+            raise ValueError(f"{p}pair_capacity ({self.pair_capacity}) must hold one feedback session ({self.session_capacity} queries)")
+        if bool(self.labels_file) != bool(self.segments_file):
+            raise ValueError(f"{p}labels_file and {p}segments_file go together (the labels name segments of the segments file)")
+
+    @property
+    def session_capacity(self) -> int:
+        return queries.session_capacity(self.budget, self.initial_fraction, self.queries_per_session)
+
+    def teacher_params(self) -> teachers.TeacherParams:
+        base = dict(teachers.PRESETS[self.teacher])
+        for field in ("beta", "gamma", "eps_mistake", "eps_skip", "eps_equal"):
+            value = getattr(self, f"teacher_{field}")
+            if value is not None:
+                base[field] = value
+        return teachers.TeacherParams.create(**base)
+
+
+@struct.dataclass
+class PreferenceState:
+    params: dict  # ensemble parameters, leading axis K
+    opt_state: optax.OptState
+    window: SegmentWindow
+    pairs: PairBuffer
+    teacher: teachers.TeacherParams  # vmappable
+    pessimism: jax.Array  # [] vmappable
+    gold_step_mean: jax.Array  # [] running mean gold reward per step (scales teacher thresholds)
+    gold_steps: jax.Array  # [] steps averaged
+    entropy_stats: Normalizer  # running statistics of the entropy bonus
+    queries_asked: jax.Array  # [] int32
+    sessions: jax.Array  # [] int32 feedback sessions held
+    updates: jax.Array  # [] int32 calls of `update`
+    last_loss: jax.Array  # [] carried between sessions so every log row has a value
+    last_accuracy: jax.Array  # []
+
+
+class PreferenceReward(RewardModel):
+    name = "preference"
+    learned = True
+
+    def __init__(self, spec: RewardSpec, cfg: PreferenceConfig = PreferenceConfig()):
+        super().__init__(spec)
+        cfg.validate()
+        self.cfg = cfg
+        self.input_size = spec.observation_size + (spec.action_size if cfg.use_action else 0)
+        self.window_length = cfg.window_length or max(cfg.segment_length, spec.unroll_length)
+        self.ensemble = RewardEnsemble(self.input_size, cfg.hidden, cfg.activation, cfg.ensemble_size, cfg.output_activation)
+        self.optimizer = optax.adam(cfg.learning_rate)
+        self.file_pairs = None
+        if cfg.labels_file:
+            from jaxreward.rewards.preference.labels_file import load_pairs
+
+            self.file_pairs = load_pairs(cfg.labels_file, cfg.segments_file, cfg.segment_length, spec.observation_size,
+                                         spec.action_size, spec.discrete, cfg.use_action)
+        n_file = 0 if self.file_pairs is None else len(self.file_pairs[2])
+        self.pair_capacity = max(cfg.pair_capacity or cfg.budget, n_file, cfg.session_capacity)
+
+    # ---- inputs -------------------------------------------------------------------
+    def inputs(self, batch: TransitionBatch) -> jax.Array:
+        """[T, B, input_size]: obs, and the action (one-hot if discrete) when `use_action`."""
+        if not self.cfg.use_action:
+            return batch.obs
+        action = batch.action
+        if self.spec.discrete:
+            action = jax.nn.one_hot(action, self.spec.action_size)
+        return jnp.concatenate([batch.obs, action.astype(batch.obs.dtype)], axis=-1)
+
+    # ---- contract -----------------------------------------------------------------
+    def init(self, rng: jax.Array) -> PreferenceState:
+        cfg = self.cfg
+        params = self.ensemble.init(rng)
+        pairs = PairBuffer.create(self.pair_capacity, cfg.segment_length, self.input_size)
+        if self.file_pairs is not None:
+            pairs = pairs.insert(*(jnp.asarray(a) for a in self.file_pairs))
+        zero = jnp.zeros(())
+        return PreferenceState(
+            params=params, opt_state=self.optimizer.init(params),
+            window=SegmentWindow.create(self.window_length, self.spec.num_envs, self.input_size),
+            pairs=pairs, teacher=cfg.teacher_params(), pessimism=jnp.asarray(cfg.pessimism, jnp.float32),
+            gold_step_mean=zero, gold_steps=zero, entropy_stats=Normalizer.create(1),
+            queries_asked=jnp.zeros((), jnp.int32), sessions=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32),
+            last_loss=jnp.asarray(jnp.log(2.0)), last_accuracy=jnp.asarray(0.5),
+        )
+
+    def predict(self, state: PreferenceState, x: jax.Array) -> jax.Array:
+        """x: [..., input_size] -> [...] the aggregated learned reward."""
+        return aggregate(self.ensemble.member_rewards(state.params, x), self.cfg.aggregation, state.pessimism)
+
+    def reward(self, state: PreferenceState, batch: TransitionBatch):
+        r = self.predict(state, self.inputs(batch))
+        if self.cfg.pretrain_iterations > 0:
+            bonus = self._entropy_bonus(state.window, batch.obs) / jnp.sqrt(state.entropy_stats.var[0] + 1e-8)
+            r = jnp.where(state.sessions == 0, bonus, r)
+        return r, {}
+
+    def update(self, state: PreferenceState, batch: TransitionBatch, rng: jax.Array):
+        cfg = self.cfg
+        k_session, k_eval = jax.random.split(rng)
+        window = state.window.push(self.inputs(batch), batch.gold_reward)
+        n = batch.gold_reward.size
+        gold_steps = state.gold_steps + n
+        gold_mean = state.gold_step_mean + (jnp.mean(batch.gold_reward) - state.gold_step_mean) * n / gold_steps
+        entropy_stats = state.entropy_stats
+        if cfg.pretrain_iterations > 0:
+            entropy_stats = entropy_stats.update(self._entropy_bonus(window, batch.obs).reshape(-1, 1))
+        state = state.replace(window=window, gold_step_mean=gold_mean, gold_steps=gold_steps, entropy_stats=entropy_stats)
+
+        since_pretrain = state.updates - cfg.pretrain_iterations
+        due = (since_pretrain >= 0) & (since_pretrain % cfg.feedback_every == 0) & window.ready(cfg.segment_length)
+        if self.file_pairs is None:
+            due = due & (state.queries_asked < cfg.budget)
+
+        def session_where_due(s, key):
+            new = self._session(s, key)
+            return jax.tree.map(lambda a, b: jnp.where(due, a, b), new, s)
+
+        state = jax.lax.cond(_due_in_any_run(due), session_where_due, lambda s, k: s, state, k_session)
+
+        metrics = {
+            "loss": state.last_loss,
+            "accuracy_train": state.last_accuracy,
+            "accuracy_heldout": self.heldout_accuracy(state, k_eval),
+            "queries": state.queries_asked.astype(jnp.float32),
+            "pairs": state.pairs.size.astype(jnp.float32),
+        }
+        return state.replace(updates=state.updates + 1), metrics
+
+    # ---- pieces -------------------------------------------------------------------
+    def _session(self, state: PreferenceState, rng: jax.Array) -> PreferenceState:
+        """One feedback session: ask (unless labels come from a file), then fit."""
+        k_ask, k_fit = jax.random.split(rng)
+        if self.file_pairs is None:
+            state = self._ask(state, k_ask)
+        params, opt_state, loss, accuracy = self.fit(state.params, state.opt_state, state.pairs, k_fit)
+        return state.replace(params=params, opt_state=opt_state, last_loss=loss, last_accuracy=accuracy,
+                             sessions=state.sessions + 1)
+
+    def _ask(self, state: PreferenceState, rng: jax.Array) -> PreferenceState:
+        cfg = self.cfg
+        k_cand, k_label = jax.random.split(rng)
+        capacity = cfg.session_capacity
+        num_candidates = capacity * (1 if cfg.selection == "uniform" else cfg.oversample)
+        seg, utility = state.window.sample(k_cand, 2 * num_candidates, cfg.segment_length)
+        seg_a, seg_b = seg[:num_candidates], seg[num_candidates:]
+        util_a, util_b = utility[:num_candidates], utility[num_candidates:]
+        if cfg.selection != "uniform":
+            returns_a = self.ensemble.segment_returns(state.params, seg_a)
+            returns_b = self.ensemble.segment_returns(state.params, seg_b)
+            pick = queries.select(cfg.selection, returns_a, returns_b, capacity)
+            seg_a, seg_b, util_a, util_b = seg_a[pick], seg_b[pick], util_a[pick], util_b[pick]
+        num = queries.session_size(state.sessions, state.queries_asked, budget=cfg.budget,
+                                   initial_fraction=cfg.initial_fraction, queries_per_session=cfg.queries_per_session,
+                                   schedule=cfg.schedule, decay_rate=cfg.decay_rate)
+        y, keep = teachers.label(state.teacher, k_label, util_a, util_b, state.gold_step_mean * cfg.segment_length)
+        asked = jnp.arange(capacity) < num
+        return state.replace(pairs=state.pairs.insert(seg_a, seg_b, y, keep & asked),
+                             queries_asked=state.queries_asked + num)
+
+    def fit(self, params: dict, opt_state, pairs: PairBuffer, rng: jax.Array):
+        """`grad_steps` Adam steps of every member on its own minibatches of stored pairs.
+
+        Returns (params, opt_state, mean loss, accuracy) — loss and accuracy of the last
+        step's minibatches, averaged over members. An empty buffer leaves params as they are.
+        """
+        cfg = self.cfg
+        one = lambda p, seg: self.ensemble.member_rewards(jax.tree.map(lambda x: x[None], p), seg)[0].sum(-1)
+
+        def member_loss(p, seg_a, seg_b, y):
+            ra, rb = one(p, seg_a), one(p, seg_b)
+            agree = jnp.where(y == 0.5, 0.5, ((ra > rb) == (y > 0.5)).astype(jnp.float32))
+            return bradley_terry_loss(ra, rb, y), jnp.mean(agree)
+
+        def total_loss(params, batches):
+            losses, accs = jax.vmap(member_loss)(params, *batches)
+            return losses.sum(), (losses.mean(), accs.mean())
+
+        def step(carry, key):
+            params, opt_state = carry
+            batches = jax.vmap(lambda k: pairs.sample(k, cfg.batch_size))(jax.random.split(key, cfg.ensemble_size))
+            grads, (loss, acc) = jax.grad(total_loss, has_aux=True)(params, batches)
+            updates, new_opt = self.optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), new_opt), (loss, acc)
+
+        (new_params, new_opt), (losses, accs) = jax.lax.scan(step, (params, opt_state), jax.random.split(rng, cfg.grad_steps))
+        has_pairs = pairs.size > 0
+        keep_old = lambda new, old: jax.tree.map(lambda a, b: jnp.where(has_pairs, a, b), new, old)
+        return keep_old(new_params, params), keep_old(new_opt, opt_state), losses[-1], accs[-1]
+
+    def heldout_accuracy(self, state: PreferenceState, rng: jax.Array) -> jax.Array:
+        """[] Fraction of fresh window pairs the aggregated model orders as the gold reward
+        does (pairs with equal gold returns excluded); 0.5 until a segment fits the window."""
+        seg, gold = state.window.sample(rng, 2 * self.cfg.heldout_pairs, self.cfg.segment_length)
+        pred = self.predict(state, seg).sum(-1)
+        n = self.cfg.heldout_pairs
+        gold_diff = gold[:n].sum(-1) - gold[n:].sum(-1)
+        pred_diff = pred[:n] - pred[n:]
+        counted = gold_diff != 0
+        right = jnp.sum(((pred_diff > 0) == (gold_diff > 0)) & counted) / jnp.maximum(jnp.sum(counted), 1)
+        return jnp.where(state.window.ready(self.cfg.segment_length), right, 0.5)
+
+    def _entropy_bonus(self, window: SegmentWindow, obs: jax.Array) -> jax.Array:
+        """obs [T, B, D] -> [T, B] distance to the k-th nearest state in the window."""
+        memory = window.inputs[..., : self.spec.observation_size].reshape(-1, self.spec.observation_size)
+        memory = memory[:: max(1, memory.shape[0] // ENTROPY_MEMORY)]
+        flat = obs.reshape(-1, obs.shape[-1])
+        return knn_distance(flat, memory, self.cfg.entropy_k).reshape(obs.shape[:-1])
