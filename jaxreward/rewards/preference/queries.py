@@ -36,10 +36,18 @@ def session_capacity(budget: int, initial_fraction: float, queries_per_session: 
     return max(first_session_size(budget, initial_fraction, queries_per_session), min(budget, queries_per_session))
 
 
-def session_size(session: jax.Array, used: jax.Array, *, budget: int, initial_fraction: float,
-                 queries_per_session: int, schedule: str, decay_rate: float = 1.0) -> jax.Array:
-    """[] int32 queries to ask at feedback session `session` (0-based) given `used` so far."""
-    first = first_session_size(budget, initial_fraction, queries_per_session)
+def session_size(session: jax.Array, used: jax.Array, *, budget, initial_fraction: float, queries_per_session: int,
+                 schedule: str, decay_rate: float = 1.0, capacity: int | None = None) -> jax.Array:
+    """[] int32 queries to ask at feedback session `session` (0-based) given `used` so far.
+
+    `budget` may be an array (a vmappable leaf, so runs with different budgets share one
+    program); `capacity` then caps a session at the static size its arrays were built for.
+    """
+    budget = jnp.asarray(budget, jnp.int32)
+    if initial_fraction > 0:
+        first = jnp.maximum(1, jnp.round(initial_fraction * budget)).astype(jnp.int32)
+    else:
+        first = jnp.asarray(queries_per_session, jnp.int32)
     if schedule == "constant":
         later = jnp.asarray(queries_per_session, jnp.float32)
     elif schedule == "decaying":
@@ -47,8 +55,10 @@ def session_size(session: jax.Array, used: jax.Array, *, budget: int, initial_fr
     else:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
     # At least one query per session while budget remains, so a decaying schedule still finishes.
-    n = jnp.where(session == 0, first, jnp.maximum(jnp.round(later), 1.0)).astype(jnp.int32)
-    return jnp.clip(n, 0, jnp.maximum(budget - used, 0))
+    n = jnp.where(session == 0, first, jnp.maximum(jnp.round(later), 1.0).astype(jnp.int32))
+    if capacity is not None:
+        n = jnp.minimum(n, capacity)
+    return jnp.clip(n, 0, jnp.maximum(budget - used, 0)).astype(jnp.int32)
 
 
 def disagreement(member_returns_a: jax.Array, member_returns_b: jax.Array) -> jax.Array:

@@ -153,6 +153,7 @@ class PreferenceState:
     pairs: PairBuffer
     teacher: teachers.TeacherParams  # vmappable
     pessimism: jax.Array  # [] vmappable
+    budget: jax.Array  # [] int32 total queries, vmappable up to the config's budget (which sizes the arrays)
     gold_step_mean: jax.Array  # [] running mean gold reward per step (scales teacher thresholds)
     gold_steps: jax.Array  # [] steps averaged
     entropy_stats: Normalizer  # running statistics of the entropy bonus
@@ -206,6 +207,7 @@ class PreferenceReward(RewardModel):
             params=params, opt_state=self.optimizer.init(params),
             window=SegmentWindow.create(self.window_length, self.spec.num_envs, self.input_size),
             pairs=pairs, teacher=cfg.teacher_params(), pessimism=jnp.asarray(cfg.pessimism, jnp.float32),
+            budget=jnp.asarray(cfg.budget, jnp.int32),
             gold_step_mean=zero, gold_steps=zero, entropy_stats=Normalizer.create(1),
             queries_asked=jnp.zeros((), jnp.int32), sessions=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32),
             last_loss=jnp.asarray(jnp.log(2.0)), last_accuracy=jnp.asarray(0.5),
@@ -237,7 +239,7 @@ class PreferenceReward(RewardModel):
         since_pretrain = state.updates - cfg.pretrain_iterations
         due = (since_pretrain >= 0) & (since_pretrain % cfg.feedback_every == 0) & window.ready(cfg.segment_length)
         if self.file_pairs is None:
-            due = due & (state.queries_asked < cfg.budget)
+            due = due & (state.queries_asked < state.budget)
 
         def session_where_due(s, key):
             new = self._session(s, key)
@@ -277,9 +279,9 @@ class PreferenceReward(RewardModel):
             returns_b = self.ensemble.segment_returns(state.params, seg_b)
             pick = queries.select(cfg.selection, returns_a, returns_b, capacity)
             seg_a, seg_b, util_a, util_b = seg_a[pick], seg_b[pick], util_a[pick], util_b[pick]
-        num = queries.session_size(state.sessions, state.queries_asked, budget=cfg.budget,
+        num = queries.session_size(state.sessions, state.queries_asked, budget=state.budget,
                                    initial_fraction=cfg.initial_fraction, queries_per_session=cfg.queries_per_session,
-                                   schedule=cfg.schedule, decay_rate=cfg.decay_rate)
+                                   schedule=cfg.schedule, decay_rate=cfg.decay_rate, capacity=capacity)
         y, keep = teachers.label(state.teacher, k_label, util_a, util_b, state.gold_step_mean * cfg.segment_length)
         asked = jnp.arange(capacity) < num
         return state.replace(pairs=state.pairs.insert(seg_a, seg_b, y, keep & asked),
