@@ -1,4 +1,4 @@
-"""Command line: `jaxreward train | envs | rewards`.
+"""Command line: `jaxreward train | sweep | plot | envs | rewards`.
 
 Every field of the typed config is an option; `jaxreward train --help` documents them all.
 Per-environment presets (`training/presets.py`) fill what the command line leaves out.
@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dataclass_options(t, "sac", SACConfig)
     _add_dataclass_options(t, "regression", RegressionConfig)
 
+    _add_sweep_parser(sub)
+    _add_plot_parser(sub)
     sub.add_parser("envs", help="list environments")
     sub.add_parser("rewards", help="list reward models")
     return parser
@@ -175,6 +177,8 @@ def config_from_args(args) -> "TrainConfig":  # noqa: F821
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in ("sweep", "plot"):
+        return _run_sweep(args) if args.command == "sweep" else _run_plot(args)
     if args.command == "envs":
         import envs
 
@@ -199,6 +203,99 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         train(cfg, run_dir=args.out, resume=args.resume, progress=not args.no_progress, compile_cache=not args.no_compile_cache)
     except (ValueError, CheckpointError, FileExistsError, TrainingDiverged) as e:
+        print(f"jaxreward: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _add_sweep_parser(sub) -> None:
+    s = sub.add_parser(
+        "sweep",
+        help="run seeds x variants: one compiled program per static config",
+        description=(
+            "Run a sweep from a YAML/TOML/JSON/Python file (keys: name, base, seeds, grid, random; see "
+            "jaxreward/sweeps/spec.py) and/or command-line ranges. Vmappable fields (learner hyperparameters, "
+            "reward weights) of all variants and seeds run together in one program; static fields compile once "
+            "per combination. Writes metrics.csv, summary.csv, aggregate.csv (IQM with bootstrap intervals) and plots."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    s.add_argument("config", nargs="?", default=None, help="sweep file (.yaml, .yml, .toml, .json, .py)")
+    s.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="base config field (dotted, repeatable), e.g. env=cartpole or ppo.update_epochs=2")
+    s.add_argument("--grid", action="append", default=[], metavar="FIELD=V1,V2,...", help="grid over a field (repeatable), e.g. ppo.learning_rate=1e-3,3e-4")
+    s.add_argument("--seeds", type=int, default=None, help="seeds per variant (overrides the file)")
+    s.add_argument("--out", default=None, help="sweep folder (default: runs/sweep-<name>-<time>)")
+    s.add_argument("--max-parallel-runs", type=int, default=None, help="runs per compiled program at most (default: as many as fit in memory)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.add_argument("--no-compile-cache", action="store_true", help="do not use the persistent compilation cache")
+
+
+def _add_plot_parser(sub) -> None:
+    p = sub.add_parser("plot", help="plot a run directory or a sweep folder",
+                       description="Learning curves (gold and proxy, 95% bands over seeds) and final-return IQM bars; "
+                                   "one PNG per figure, with the plotted numbers beside it as CSV.")
+    p.add_argument("path", help="run directory (with metrics.csv) or sweep folder (with sweep.json)")
+    p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard event files under PATH/tensorboard/")
+
+
+def _dotted_to_nested(items: dict) -> dict:
+    out: dict = {}
+    for key, value in items.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def _sweep_data(args) -> dict:
+    from jaxreward.sweeps import spec as sweep_spec
+
+    data = sweep_spec.load(args.config) if args.config else {"name": "cli"}
+    base_items = {}
+    for item in args.set:
+        if "=" not in item:
+            raise ValueError(f"--set expects FIELD=VALUE, got {item!r}")
+        key, value = item.split("=", 1)
+        base_items[key] = _env_option_value(value)
+    if base_items:
+        from jaxreward.training.presets import _merge
+
+        data["base"] = _merge(dict(data.get("base") or {}), _dotted_to_nested(base_items))
+    for item in args.grid:
+        if "=" not in item:
+            raise ValueError(f"--grid expects FIELD=V1,V2,..., got {item!r}")
+        key, values = item.split("=", 1)
+        # Reward terms contain commas themselves: separate their values with ';'.
+        sep = ";" if key == "reward.terms" else ","
+        data.setdefault("grid", {})[key] = [_env_option_value(v) for v in values.split(sep)]
+    if args.seeds is not None:
+        data["seeds"] = args.seeds
+    return data
+
+
+def _run_sweep(args) -> int:
+    from jaxreward.checkpoint import CheckpointError
+    from jaxreward.sweeps.runner import run_sweep
+    from jaxreward.training.loop import TrainingDiverged
+
+    try:
+        run_sweep(_sweep_data(args), out_dir=args.out, max_parallel_runs=args.max_parallel_runs,
+                  progress=not args.no_progress, compile_cache=not args.no_compile_cache)
+    except (ValueError, CheckpointError, FileExistsError, TrainingDiverged) as e:
+        print(f"jaxreward: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _run_plot(args) -> int:
+    from jaxreward.analysis.plots import plot
+
+    try:
+        for path in plot(args.path, tensorboard=args.tensorboard):
+            print(path)
+    except (ValueError, OSError) as e:
         print(f"jaxreward: error: {e}", file=sys.stderr)
         return 2
     return 0

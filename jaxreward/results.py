@@ -77,16 +77,17 @@ def _fmt(v):
 
 
 def read_metrics(path: str) -> list[dict]:
-    """Rows of a metrics.csv with numbers parsed."""
+    """Rows of a metrics.csv with numbers parsed; empty cells are NaN, other text (a swept
+    field such as `reward.terms`) stays text."""
     out = []
     with open(path) as f:
         for row in csv.DictReader(f):
             parsed = {}
             for k, v in row.items():
                 try:
-                    parsed[k] = int(v) if k in ("env_steps", "seed") else float(v)
+                    parsed[k] = int(v) if k in ("env_steps", "seed", "variant") else float(v)
                 except (TypeError, ValueError):
-                    parsed[k] = math.nan
+                    parsed[k] = v if v else math.nan
             out.append(parsed)
     return out
 

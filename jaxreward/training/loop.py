@@ -80,8 +80,9 @@ def _first_nonfinite(metrics: dict, state: TrainState) -> str | None:
     return None
 
 
-def _rows(metrics: dict, env_steps: int, seeds: list[int], sps: float, wall: float) -> list[dict]:
-    """Per-seed CSV rows from chunk metrics ([S, n_iter] each).
+def _rows(metrics: dict, env_steps: int, labels: list[dict], sps: float, wall: float) -> list[dict]:
+    """Per-run CSV rows from chunk metrics ([S, n_iter] each); `labels[i]` (seed, swept
+    values) leads run i's row.
 
     Episode statistics are averaged over the episodes that ended in the chunk (weighted by
     each iteration's count; the last carried value if none ended); "episodes" is summed;
@@ -89,8 +90,8 @@ def _rows(metrics: dict, env_steps: int, seeds: list[int], sps: float, wall: flo
     """
     rows = []
     counts = np.asarray(metrics["episodes"])
-    for i, seed in enumerate(seeds):
-        row = {"env_steps": env_steps, "seed": seed, "steps_per_second": sps, "wall_time_s": wall}
+    for i, label in enumerate(labels):
+        row = {"env_steps": env_steps, **label, "steps_per_second": sps, "wall_time_s": wall}
         for name, values in metrics.items():
             v = np.asarray(values)[i]
             if name == "episodes":
@@ -112,8 +113,18 @@ def train(
     progress: bool = True,
     compile_cache: bool = True,
     quiet: bool = False,
+    initial_state: TrainState | None = None,
+    run_labels: list[dict] | None = None,
+    bar=None,
+    precompiled=None,
 ) -> RunResult:
-    """Trains `cfg.num_seeds` seeds in one compiled program and writes the run directory."""
+    """Trains `cfg.num_seeds` seeds in one compiled program and writes the run directory.
+
+    Sweeps pass `initial_state` (runs stacked on the leading axis, each initialised from its
+    own variant's config), `run_labels` (one dict of swept values per run, written as CSV
+    columns), a shared progress `bar`, and the executable they compiled for that state
+    (`precompiled`, for chunks of `cfg.iterations_per_log` iterations).
+    """
     trainer = Trainer(cfg)  # validates the config before anything compiles
     run_dir = run_dir or default_run_dir(cfg)
     ckpt_dir = os.path.join(run_dir, "checkpoints")
@@ -121,7 +132,13 @@ def train(
         enable_compile_cache()
 
     seeds = [cfg.seed + i for i in range(cfg.num_seeds)]
-    state = trainer.init_seeds(trainer.seed_keys())
+    labels = run_labels or [{"seed": s} for s in seeds]
+    if initial_state is not None:
+        state = initial_state
+    else:
+        state = trainer.init_seeds(trainer.seed_keys())
+    if len(labels) != int(np.shape(state.iteration)[0]):
+        raise ValueError(f"run_labels has {len(labels)} entries for {np.shape(state.iteration)[0]} runs")
     metrics_csv_path = os.path.join(run_dir, "metrics.csv")
     if resume:
         if not checkpoint.steps(ckpt_dir):
@@ -143,7 +160,7 @@ def train(
 
     # Compile ahead of time so compile time is measured and reported on its own.
     t0 = time.perf_counter()
-    compiled: dict[int, object] = {}
+    compiled: dict[int, object] = {cfg.iterations_per_log: precompiled} if precompiled is not None else {}
 
     def compiled_chunk(n: int):
         if n not in compiled:
@@ -155,8 +172,8 @@ def train(
         compiled_chunk(min(cfg.iterations_per_log, remaining))
     compile_time = time.perf_counter() - t0
 
-    bar = None
-    if progress:
+    own_bar = bar is None
+    if progress and own_bar:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=cfg.num_iterations * per_iter, initial=done_iters * per_iter, unit="step", unit_scale=True,
@@ -183,12 +200,13 @@ def train(
                 raise TrainingDiverged(
                     f"non-finite {bad} in the chunk ending at env step {env_steps}; training stopped ({kept})"
                 )
-            sps = n * per_iter * cfg.num_seeds / dt
-            new_rows = _rows(metrics, env_steps, seeds, sps, time.perf_counter() - run_start)
+            sps = n * per_iter * len(labels) / dt
+            new_rows = _rows(metrics, env_steps, labels, sps, time.perf_counter() - run_start)
             csv_out.append(new_rows)
             rows.extend(new_rows)
             if bar is not None:
-                bar.update(n * per_iter)
+                # A sweep's shared bar counts the env steps of all its runs.
+                bar.update(n * per_iter * (1 if own_bar else len(labels)))
                 bar.set_postfix(
                     sps=f"{sps:,.0f}",
                     gold=f"{np.mean([r['gold_return'] for r in new_rows]):.1f}",
@@ -198,7 +216,7 @@ def train(
                 checkpoint.save(ckpt_dir, env_steps, state)
                 last_ckpt = env_steps
     finally:
-        if bar is not None:
+        if bar is not None and own_bar:
             bar.close()
 
     final_steps = done_iters * per_iter

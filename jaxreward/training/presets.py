@@ -87,7 +87,10 @@ def _replace_nested(obj, changes: dict, prefix: str):
         if k not in valid:
             raise ValueError(f"unknown config field {prefix}.{k}; valid: {', '.join(sorted(valid))}")
         current = getattr(obj, k)
-        out[k] = _replace_nested(current, v, f"{prefix}.{k}") if dataclasses.is_dataclass(current) and isinstance(v, dict) else v
+        if dataclasses.is_dataclass(current) and isinstance(v, dict):
+            out[k] = _replace_nested(current, v, f"{prefix}.{k}")
+        else:
+            out[k] = tuple(v) if isinstance(v, list) else v  # JSON/YAML lists -> the configs' tuples
     return dataclasses.replace(obj, **out)
 
 

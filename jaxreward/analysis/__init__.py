@@ -1,0 +1,1 @@
+"""Aggregation and plots over runs and sweeps (host-side NumPy/matplotlib)."""

@@ -1,0 +1,1 @@
+"""Sweeps: seeds x variants as one vmapped program per static configuration."""
