@@ -131,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--no-compile-cache", action="store_true", help="do not use the persistent compilation cache")
     t.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
+    _add_distributed_options(t)
     _add_dataclass_options(t, "ppo", PPOConfig)
     _add_dataclass_options(t, "sac", SACConfig)
     _add_dataclass_options(t, "regression", RegressionConfig)
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     from jaxreward.training.loop import TrainingDiverged, train
 
     try:
+        _initialize_distributed(args)
         cfg = config_from_args(args)
         if args.print_config:
             print(json.dumps(cfg.to_dict(), indent=2, default=str))
@@ -228,6 +230,21 @@ def _add_sweep_parser(sub) -> None:
     s.add_argument("--max-parallel-runs", type=int, default=None, help="runs per compiled program at most (default: as many as fit in memory)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.add_argument("--no-compile-cache", action="store_true", help="do not use the persistent compilation cache")
+    _add_distributed_options(s)
+
+
+def _add_distributed_options(p) -> None:
+    g = p.add_argument_group("multi-host", "one process per host, same command (see jaxreward/training/distributed.py)")
+    g.add_argument("--distributed", action="store_true", help="initialise jax.distributed (cluster auto-detection on TPU pods / SLURM)")
+    g.add_argument("--coordinator-address", default=None, metavar="HOST:PORT", help="coordinator of a multi-host job (or $JAXREWARD_COORDINATOR_ADDRESS)")
+    g.add_argument("--num-processes", type=int, default=None, help="processes in the job (or $JAXREWARD_NUM_PROCESSES)")
+    g.add_argument("--process-id", type=int, default=None, help="this process's index (or $JAXREWARD_PROCESS_ID)")
+
+
+def _initialize_distributed(args) -> None:
+    from jaxreward.training import distributed
+
+    distributed.initialize(args.distributed, args.coordinator_address, args.num_processes, args.process_id)
 
 
 def _add_plot_parser(sub) -> None:
@@ -281,6 +298,7 @@ def _run_sweep(args) -> int:
     from jaxreward.training.loop import TrainingDiverged
 
     try:
+        _initialize_distributed(args)
         run_sweep(_sweep_data(args), out_dir=args.out, max_parallel_runs=args.max_parallel_runs,
                   progress=not args.no_progress, compile_cache=not args.no_compile_cache)
     except (ValueError, CheckpointError, FileExistsError, TrainingDiverged) as e:

@@ -187,3 +187,18 @@ def test_cli_sweep_bad_field_fails_before_compiling(capsys):
     assert main(["sweep", "--grid", "ppo.learning_rat=0.1,0.2", "--no-progress"]) == 2
     assert "ppo.learning_rat" in capsys.readouterr().err
     assert main(["plot", "/nonexistent/run"]) == 2
+
+
+def test_multi_host_settings_are_checked(monkeypatch):
+    from jaxreward.training import distributed
+
+    for var in distributed.ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    assert distributed.initialize() is False  # single host: nothing to do
+    with pytest.raises(ValueError, match="give all of coordinator address"):
+        distributed.initialize(coordinator_address="10.0.0.1:1234")
+    monkeypatch.setenv("JAXREWARD_NUM_PROCESSES", "two")
+    with pytest.raises(ValueError, match="JAXREWARD_NUM_PROCESSES must be an integer"):
+        distributed.initialize()
+    with pytest.raises(ValueError, match=r"process id 3 is not in \[0, 2\)"):
+        distributed.initialize(coordinator_address="10.0.0.1:1234", num_processes=2, process_id=3)
