@@ -202,3 +202,9 @@ def test_multi_host_settings_are_checked(monkeypatch):
         distributed.initialize()
     with pytest.raises(ValueError, match=r"process id 3 is not in \[0, 2\)"):
         distributed.initialize(coordinator_address="10.0.0.1:1234", num_processes=2, process_id=3)
+
+
+def test_example_sweep_file_is_one_program():
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    groups = sweep_spec.groups(sweep_spec.parse(sweep_spec.load(os.path.join(here, "experiments", "sweeps", "pendulum_lr.yaml"))))
+    assert len(groups) == 1 and len(groups[0].runs) == 3 * 2 * 4
