@@ -401,8 +401,8 @@ def render_markdown(o: dict) -> str:
         "",
         "Differences that remain between (a) and (b): Brax's `AutoResetWrapper` puts back the cached first state "
         "(a `where` over the whole MJX data every step, no reset computed), jaxreward draws a fresh reset inside a "
-        "`lax.cond` meant to run only when an env finished (but under the chunk's vmap over seeds the cond becomes a "
-        "select that computes the reset every step); jaxreward also computes the value of every next observation "
+        "`lax.cond` that runs only when an env of any run finished (its predicate is reduced over the chunk's vmapped "
+        "runs axis, so the vmap keeps the cond instead of turning it into a select); jaxreward also computes the value of every next observation "
         "(to bootstrap at truncations), tracks per-episode returns on device, and its chunk is vmapped over a seed "
         "axis of size 1. Where the time goes: `ppo_profile.py` (results/ppo_profile.md).",
         "",
