@@ -62,15 +62,17 @@ def random_return(env_name: str, episodes: int = 64, seed: int = 123) -> float:
     return float(rollout(jax.random.PRNGKey(seed)))
 
 
-def run(scale: str) -> tuple[list[dict], float]:
+def run(scale: str, partial_csv: str | None = None) -> tuple[list[dict], float]:
     cfg = SCALES[scale]
     rows = []
     for selection in SELECTIONS:
         settings = dict(cfg["settings"])
         settings["reward"] = {"preference": dict(settings["reward"]["preference"], selection=selection)}
         variants = [Variant(f"{selection} ({b})", "oracle", b) for b in cfg["budgets"]]
-        rows += pbrl_runs.run(cfg["env"], cfg["learner"], variants, cfg["seeds"], settings, label=selection)
-    rows += pbrl_runs.run(cfg["env"], cfg["learner"], [Variant("gold reward", "gold")], cfg["seeds"], cfg["settings"], label="gold")
+        rows += pbrl_runs.run(cfg["env"], cfg["learner"], variants, cfg["seeds"], settings, label=selection,
+                              partial_csv=partial_csv)
+    rows += pbrl_runs.run(cfg["env"], cfg["learner"], [Variant("gold reward", "gold")], cfg["seeds"], cfg["settings"], label="gold",
+                          partial_csv=partial_csv)
     return rows, random_return(cfg["env"])
 
 
@@ -119,8 +121,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--scale", choices=tuple(SCALES), default="smoke")
     parser.add_argument("--out", default="results/pbrl_feedback_budget")
     args = parser.parse_args(argv)
-    rows, r_random = run(args.scale)
     os.makedirs(args.out, exist_ok=True)
+    partial = os.path.join(args.out, "curves.partial.csv")
+    if os.path.exists(partial):
+        os.remove(partial)
+    rows, r_random = run(args.scale, partial)
+    os.remove(partial)
     pbrl_runs.write_csv(os.path.join(args.out, "curves.csv"), rows)
     table = scores(rows, r_random)
     pbrl_runs.write_csv(os.path.join(args.out, "final.csv"), table)

@@ -37,24 +37,27 @@ class Variant:
     budget: int = 1000
 
 
-def run(env: str, learner: str, variants: list[Variant], num_seeds: int, settings: dict, label: str = "") -> list[dict]:
+def run(env: str, learner: str, variants: list[Variant], num_seeds: int, settings: dict, label: str = "",
+        partial_csv: str | None = None) -> list[dict]:
     """Trains every variant × seed in one program (gold variants in a second one).
 
     settings: TrainConfig overrides; settings["reward"]["preference"] holds the preference
     config shared by all variants. Returns one row per run and log point: setting, variant,
-    teacher, budget, seed, env_steps, gold_return, accuracy_heldout, queries.
+    teacher, budget, seed, env_steps, gold_return, accuracy_heldout, queries. With
+    `partial_csv`, rows are also appended there as each log point arrives, so a long run
+    that is stopped still leaves its curves.
     """
     rows = []
     pref_variants = [v for v in variants if v.teacher != "gold"]
     gold_variants = [v for v in variants if v.teacher == "gold"]
     if pref_variants:
-        rows += _run_group(env, learner, pref_variants, num_seeds, settings, "preference", label)
+        rows += _run_group(env, learner, pref_variants, num_seeds, settings, "preference", label, partial_csv)
     if gold_variants:
-        rows += _run_group(env, learner, gold_variants, num_seeds, settings, "gold", label)
+        rows += _run_group(env, learner, gold_variants, num_seeds, settings, "gold", label, partial_csv)
     return rows
 
 
-def _run_group(env, learner, variants, num_seeds, settings, terms, label):
+def _run_group(env, learner, variants, num_seeds, settings, terms, label, partial_csv=None):
     runs = [(v, s) for v in variants for s in range(num_seeds)]
     pref = dict(settings.get("reward", {}).get("preference", {}))
     if terms == "preference":
@@ -80,16 +83,34 @@ def _run_group(env, learner, variants, num_seeds, settings, terms, label):
         bad = loop._first_nonfinite(metrics, state)
         if bad is not None:
             raise loop.TrainingDiverged(f"{env}: non-finite {bad} at env step {env_steps}")
-        per_run = loop._rows(metrics, env_steps, list(range(len(runs))), 0.0, time.perf_counter() - start)
-        for (variant, seed), r in zip(runs, per_run):
-            out.append({
+        new = []
+        for i, (variant, seed) in enumerate(runs):
+            r = _chunk_values(metrics, i)
+            new.append({
                 "setting": label or f"{env}/{learner}", "variant": variant.name, "teacher": variant.teacher,
                 "budget": variant.budget if terms == "preference" else 0, "seed": seed, "env_steps": env_steps,
                 "gold_return": r["gold_return"],
                 "accuracy_heldout": r.get("reward_model/preference/accuracy_heldout", math.nan),
                 "queries": r.get("reward_model/preference/queries", 0.0),
             })
+        out += new
+        if partial_csv:
+            _append_csv(partial_csv, new)
         print(f"  {label or env} {terms}: {env_steps:,} steps/run, {time.perf_counter() - start:.0f}s", file=sys.stderr, flush=True)
+    return out
+
+
+def _chunk_values(metrics: dict, run: int) -> dict:
+    """Run `run`'s values of one chunk ([runs, iterations] each): the gold return averaged
+    over the episodes that ended in the chunk (the carried value if none did), the reward
+    model's metrics at the chunk's last iteration."""
+    count = np.asarray(metrics["episodes"])[run]
+    gold = np.asarray(metrics["gold_return"])[run]
+    ended = count > 0
+    out = {"gold_return": float((gold[ended] * count[ended]).sum() / count[ended].sum()) if ended.any() else float(gold[-1])}
+    for name in ("reward_model/preference/accuracy_heldout", "reward_model/preference/queries"):
+        if name in metrics:
+            out[name] = float(np.asarray(metrics[name])[run, -1])
     return out
 
 
@@ -119,6 +140,16 @@ def write_csv(path: str, rows: list[dict]) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
+        writer.writerows(rows)
+
+
+def _append_csv(path: str, rows: list[dict]) -> None:
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    fresh = not os.path.exists(path)
+    with open(path, "a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        if fresh:
+            writer.writeheader()
         writer.writerows(rows)
 
 

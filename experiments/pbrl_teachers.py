@@ -54,13 +54,14 @@ SCALES = {
 }
 
 
-def run(scale: str) -> list[dict]:
+def run(scale: str, partial_csv: str | None = None) -> list[dict]:
     cfg = SCALES[scale]
     rows = []
     for env, learner, budgets, settings in cfg["settings"]:
         # Budgets are leaves too: every teacher × budget × seed of a setting is one program.
         variants = [Variant(f"{t} ({b})", t, b) for b in budgets for t in TEACHERS] + [Variant("gold reward", "gold")]
-        rows += pbrl_runs.run(env, learner, variants, cfg["seeds"], settings, label=f"{env}/{learner}")
+        rows += pbrl_runs.run(env, learner, variants, cfg["seeds"], settings, label=f"{env}/{learner}",
+                              partial_csv=partial_csv)
     return rows
 
 
@@ -97,8 +98,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--scale", choices=tuple(SCALES), default="smoke")
     parser.add_argument("--out", default="results/pbrl_teachers")
     args = parser.parse_args(argv)
-    rows = run(args.scale)
     os.makedirs(args.out, exist_ok=True)
+    partial = os.path.join(args.out, "curves.partial.csv")
+    if os.path.exists(partial):
+        os.remove(partial)
+    rows = run(args.scale, partial)
+    os.remove(partial)
     pbrl_runs.write_csv(os.path.join(args.out, "curves.csv"), rows)
     final = []
     for (setting, variant), per_seed in sorted(pbrl_runs.final_returns(rows).items()):

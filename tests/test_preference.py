@@ -355,3 +355,21 @@ def test_preference_models_smoke_matched_models_learn_near_optimal_policies(tmp_
     assert frac[("partial_return", "partial_return", 300)] >= 0.8
     for name in ("preference_models.png", "results.csv", "summary.csv", "command.txt"):
         assert (tmp_path / name).exists()
+
+
+def test_pebble_critic_reset_restarts_the_critic_and_keeps_the_actor():
+    from jaxreward.training import presets
+    from jaxreward.training.trainer import Trainer
+
+    cfg = presets.config_for("pendulum", learner="sac", num_envs=4, total_steps=4 * 20, num_log_points=1,
+                             sac=dict(learning_starts=0, batch_size=16, actor_hidden=(16,), critic_hidden=(16,),
+                                      reset_critic_at=4 * 20))
+    trainer = Trainer(cfg)
+    state, _ = trainer.chunk_fn(cfg.num_iterations)(trainer.init_seeds(trainer.seed_keys()))
+    agent = jax.tree.map(lambda x: x[0], state.agent)
+    # The reset fell on the last iteration: the critic is fresh (target = critic, no Adam
+    # steps), while the actor kept all its updates.
+    jax.tree.map(np.testing.assert_array_equal, agent.critic, agent.target_critic)
+    counts = lambda opt: {int(x) for x in jax.tree.leaves(opt) if np.ndim(x) == 0 and np.issubdtype(np.asarray(x).dtype, np.integer)}
+    assert counts(agent.critic_opt) == {0}
+    assert counts(agent.actor_opt) == {cfg.num_iterations * cfg.unroll_length * cfg.sac.grad_updates_per_step}

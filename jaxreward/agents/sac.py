@@ -56,6 +56,10 @@ class SACConfig:
     #: "batch": score each sampled batch with the current reward model; "none": keep the
     #: reward computed at insertion; "auto": "all" for learned rewards, else "none".
     relabel: str = "auto"
+    #: Env steps per seed at which the critics, their targets and optimiser state are
+    #: re-initialised (PEBBLE does this when unsupervised pre-training ends, so Q-values of
+    #: the exploration bonus do not linger); 0: never.
+    reset_critic_at: int = 0
 
     def validate(self) -> None:
         for name in ("unroll_length", "grad_updates_per_step", "batch_size", "buffer_size", "learning_rate", "init_alpha"):
@@ -63,6 +67,8 @@ class SACConfig:
                 raise ValueError(f"sac.{name} must be positive, got {getattr(self, name)}")
         if self.alpha_learning_rate < 0:
             raise ValueError(f"sac.alpha_learning_rate must be >= 0 (0 keeps the temperature fixed), got {self.alpha_learning_rate}")
+        if self.reset_critic_at < 0:
+            raise ValueError(f"sac.reset_critic_at must be >= 0, got {self.reset_critic_at}")
         if self.learning_starts < 0:
             raise ValueError(f"sac.learning_starts must be >= 0, got {self.learning_starts}")
         if not 0.0 <= self.gamma <= 1.0:
@@ -183,6 +189,11 @@ class SAC:
         dist = self.distribution(state.actor, obs)
         raw = dist.mode() if deterministic else dist.sample(rng)
         return dist.to_env(raw), raw, dist.log_prob(raw), jnp.zeros(obs.shape[:-1])
+
+    def reset_critic(self, state: SACState, rng: jax.Array) -> SACState:
+        """Fresh critics (targets equal to them) and critic optimiser; actor and temperature kept."""
+        critic = self.critic_net.init(rng, jnp.zeros((1, self.observation_size)), jnp.zeros((1, self.action_size)))
+        return state.replace(critic=critic, target_critic=critic, critic_opt=self.optimizer.init(critic))
 
     def q_values(self, critic_params, obs, action):
         """[2, N] twin Q-values."""

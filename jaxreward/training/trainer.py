@@ -208,6 +208,13 @@ class Trainer:
         env_steps = (ts.iteration + 1) * cfg.unroll_length * cfg.num_envs
         learning = env_steps >= cfg.sac.learning_starts
         agent_state = jax.tree.map(lambda new, old: jnp.where(learning, new, old), new_agent, ts.agent)
+        if cfg.sac.reset_critic_at:
+            # PEBBLE: the critic fitted to the pre-training bonus is dropped when the learned
+            # reward takes over (the step count crossing `reset_critic_at` in this iteration).
+            before = ts.iteration * cfg.unroll_length * cfg.num_envs
+            crossing = (before < cfg.sac.reset_critic_at) & (env_steps >= cfg.sac.reset_critic_at)
+            fresh = self.agent.reset_critic(agent_state, jax.random.fold_in(rng, 1))
+            agent_state = jax.tree.map(lambda f, a: jnp.where(crossing, f, a), fresh, agent_state)
         metrics = jax.tree.map(jnp.mean, metrics)
         metrics["sac/buffer_size"] = buffer.size.astype(jnp.float32)
         return agent_state, buffer, metrics
