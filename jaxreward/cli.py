@@ -23,6 +23,13 @@ SUBCONFIG_DOCS = {
     "ppo": "PPO learner",
     "sac": "SAC learner",
     "regression": "the `regression` reward model",
+    "rnd": "the `rnd` reward model",
+    "icm": "the `icm` reward model",
+    "e3b": "the `e3b` reward model",
+    "count": "the `count` reward model",
+    "knn": "the `knn` reward model",
+    "global_episodic": "the `global_x_episodic` / `global_plus_episodic` reward models",
+    "coverage": "the `coverage` diagnostic term",
 }
 
 FIELD_HELP = {
@@ -56,6 +63,24 @@ FIELD_HELP = {
     "actor_hidden": "actor MLP widths, comma separated",
     "critic_hidden": "critic MLP widths, comma separated",
     "layer_norm": "LayerNorm in the critics",
+    "int_gamma": "discount of the intrinsic stream (two value heads; vmappable)",
+    "ext_coef": "weight of the extrinsic advantage when an intrinsic term is present (vmappable)",
+    "int_coef": "weight of the intrinsic advantage (vmappable)",
+    "int_episodic": "cut the intrinsic return at episode ends (default: non-episodic, as RND)",
+    "update_proportion": "fraction of each batch the RND predictor trains on",
+    "return_gamma": "discount of the intrinsic return whose running std divides the RND bonus",
+    "obs_clip": "clip normalised observations to [-obs_clip, obs_clip]",
+    "warmup_steps": "random-policy steps per env that initialise the observation statistics",
+    "ridge": "lambda of C = lambda I + sum phi phi^T",
+    "embedding_size": "size of the inverse-dynamics embedding",
+    "forward_weight": "beta: weight of the forward loss against the inverse loss",
+    "source": "grid (hashed cells of the normalised observation) | cell (the env's metrics['cell'])",
+    "cell_size": "grid cell width in running standard deviations",
+    "table_size": "hash buckets per env",
+    "capacity": "slots of each env's episodic memory",
+    "num_neighbors": "k of the k-nearest-neighbour bonus",
+    "episodic": "the episodic half: e3b | count | knn",
+    "max_cells": "size of the visited-cell table",
     "relabel": "auto | all (re-score the whole buffer after each reward update) | batch (score sampled batches) | none",
 }
 
@@ -97,10 +122,21 @@ def _add_dataclass_options(parser: argparse.ArgumentParser, prefix: str, cls) ->
         )
 
 
+def reward_sections() -> dict:
+    """RewardConfig's per-model config sections by field name (each gets `--<name>.*`)."""
+    from jaxreward.rewards.registry import RewardConfig
+
+    defaults = RewardConfig()
+    return {
+        f.name: getattr(defaults, f.name)
+        for f in dataclasses.fields(RewardConfig)
+        if dataclasses.is_dataclass(getattr(defaults, f.name))
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     from jaxreward.agents.ppo import PPOConfig
     from jaxreward.agents.sac import SACConfig
-    from jaxreward.rewards.regression import RegressionConfig
 
     parser = argparse.ArgumentParser(prog="jaxreward", description="RL with learned reward functions, in JAX.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,7 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_distributed_options(t)
     _add_dataclass_options(t, "ppo", PPOConfig)
     _add_dataclass_options(t, "sac", SACConfig)
-    _add_dataclass_options(t, "regression", RegressionConfig)
+    for name, section in reward_sections().items():
+        _add_dataclass_options(t, name, type(section))
 
     _add_sweep_parser(sub)
     _add_plot_parser(sub)
@@ -170,7 +207,7 @@ def config_from_args(args) -> "TrainConfig":  # noqa: F821
         if value is None or "." not in key:
             continue
         group, name = key.split(".", 1)
-        target = overrides.setdefault("reward", {}) if group == "regression" else overrides
+        target = overrides.setdefault("reward", {}) if group in reward_sections() else overrides
         target.setdefault(group, {})[name] = value
     return presets.config_for(args.env, **overrides)
 

@@ -49,7 +49,7 @@ def test_envs_and_rewards_listings(capsys):
     "argv, expected",
     [
         (["--env", "pendulm"], "Valid names: "),
-        (["--reward", "golden"], "Valid rewards: gold, regression"),
+        (["--reward", "golden"], "unknown reward 'golden'. Valid rewards: "),
         (["--learner", "dqn"], "Valid learners: ppo, sac"),
         (["--learner", "sac", "--env", "cartpole"], "needs continuous actions"),
         (["--learner", "sac", "--sac.relabel", "sometimes"], "sac.relabel must be one of"),

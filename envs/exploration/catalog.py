@@ -5,6 +5,7 @@ registered here, with its sparse variant, as one of the exploration benchmarks.
 """
 
 from envs.classic.cartpole_swingup import CartPoleSwingUp
+from envs.exploration.ant_maze import AntMaze
 from envs.exploration.deep_sea import DeepSea
 from envs.exploration.mountain_car import MountainCar
 from envs.exploration.point_maze import PointMaze
@@ -42,4 +43,9 @@ register(
     CartPoleSwingUp,
     "Cart-pole swing-up, reward 1 only when upright and centred (DM Control swingup_sparse), 1000 steps",
     sparse=True,
+)
+register(
+    "ant_maze",
+    AntMaze,
+    "MJX ant in a U maze of 4 m cells (D4RL antmaze-umaze style), reward 1 only within 0.5 m of the goal, 700 steps",
 )

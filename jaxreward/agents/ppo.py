@@ -11,6 +11,18 @@ learned); it knows nothing of environments or reward models.
 
 Vmappable hyperparameters (`PPOHyper`) live *inside* the state, so a sweep over learning
 rates or entropy coefficients is a `vmap` over states, not a recompile.
+
+Two value heads (`PPO(..., intrinsic=True)`, used when the reward has an intrinsic term),
+after Burda et al., "Exploration by Random Network Distillation" (2019): the extrinsic and
+intrinsic rewards get their own value heads, returns and GAE advantages; the intrinsic
+stream has its own discount (`int_gamma`, 0.99) and by default ignores episode ends
+(`int_episodic=False`: novelty does not stop at a reset); the policy follows
+`ext_coef·A_ext + int_coef·A_int` (2 and 1, the paper's). Each stream bootstraps from its
+own head — an intrinsic GAE bootstrapped from the extrinsic head is a bug peers shipped.
+Deviations: γ_ext stays `gamma` (0.99 here; the paper's Atari runs used 0.999), and the
+non-episodic intrinsic stream bootstraps a finished episode from V_int(final observation)
+and continues its trace into the next episode, where the reference bootstraps from the
+reset observation.
 """
 
 from __future__ import annotations
@@ -50,6 +62,11 @@ class PPOConfig:
     activation: str = "tanh"
     action_dist: str = "normal_clip"
     init_log_std: float = 0.0
+    #: The intrinsic stream (only with two value heads, see the module docstring).
+    int_gamma: float = 0.99
+    ext_coef: float = 2.0
+    int_coef: float = 1.0
+    int_episodic: bool = False
 
     def validate(self) -> None:
         """Raises ValueError naming the first invalid field."""
@@ -57,10 +74,10 @@ class PPOConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"ppo.{name} must be positive, got {getattr(self, name)}")
-        for name in ("gamma", "gae_lambda"):
+        for name in ("gamma", "gae_lambda", "int_gamma"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"ppo.{name} must be in [0, 1], got {getattr(self, name)}")
-        for name in ("clip_eps", "entropy_coef", "value_coef", "max_grad_norm"):
+        for name in ("clip_eps", "entropy_coef", "value_coef", "max_grad_norm", "ext_coef", "int_coef"):
             if getattr(self, name) < 0:
                 raise ValueError(f"ppo.{name} must be >= 0, got {getattr(self, name)}")
         if self.activation not in ACTIVATIONS:
@@ -81,6 +98,9 @@ class PPOHyper:
     clip_eps: jax.Array
     entropy_coef: jax.Array
     value_coef: jax.Array
+    int_gamma: jax.Array
+    ext_coef: jax.Array
+    int_coef: jax.Array
 
     @classmethod
     def from_config(cls, cfg: PPOConfig) -> "PPOHyper":
@@ -90,14 +110,17 @@ class PPOHyper:
 
 @struct.dataclass
 class PPOState:
-    params: dict  # {"policy": ..., "value": ...}
+    params: dict  # {"policy": ..., "value": ...[, "value_int": ...]}
     opt_state: optax.OptState
     hyper: PPOHyper
 
 
 @struct.dataclass
 class PPOBatch:
-    """An on-policy rollout as PPO consumes it (leading axes [T, B])."""
+    """An on-policy rollout as PPO consumes it (leading axes [T, B]).
+
+    `reward_int` and `value_int` are the intrinsic stream, present only with two value heads.
+    """
 
     obs: jax.Array  # [T, B, D] normalised
     next_obs: jax.Array  # [T, B, D] normalised; the final observation at episode ends
@@ -107,13 +130,16 @@ class PPOBatch:
     reward: jax.Array  # [T, B] the reward being optimised
     termination: jax.Array  # [T, B]
     done: jax.Array  # [T, B]
+    reward_int: jax.Array | None = None  # [T, B]
+    value_int: jax.Array | None = None  # [T, B] V_int(obs) at rollout time
 
 
 class PPO:
     """PPO for one observation/action signature. Holds only static structure."""
 
-    def __init__(self, cfg: PPOConfig, observation_size: int, action_size: int, discrete: bool):
+    def __init__(self, cfg: PPOConfig, observation_size: int, action_size: int, discrete: bool, intrinsic: bool = False):
         self.cfg = cfg
+        self.intrinsic = intrinsic
         self.observation_size = observation_size
         self.action_size = action_size
         self.discrete = discrete
@@ -127,6 +153,9 @@ class PPO:
         k_pi, k_v = jax.random.split(rng)
         dummy = jnp.zeros((1, self.observation_size))
         params = {"policy": self.policy_net.init(k_pi, dummy), "value": self.value_net.init(k_v, dummy)}
+        if self.intrinsic:
+            # A key of its own, so the other heads initialise as they do with one head.
+            params["value_int"] = self.value_net.init(jax.random.fold_in(rng, 1), dummy)
         return PPOState(params, self.optimizer.init(params), PPOHyper.from_config(self.cfg))
 
     def distribution(self, params, obs):
@@ -136,11 +165,39 @@ class PPO:
     def value(self, params, obs):
         return self.value_net.apply(params["value"], obs)
 
+    def value_int(self, params, obs):
+        return self.value_net.apply(params["value_int"], obs)
+
     def act(self, state: PPOState, obs: jax.Array, rng: jax.Array, deterministic: bool = False):
-        """obs: [B, D] normalised. Returns (env_action, raw_action, log_prob [B], value [B])."""
+        """obs: [B, D] normalised. Returns (env_action, raw_action, log_prob [B], value),
+        value [B], or [B, 2] (extrinsic, intrinsic) with two value heads."""
         dist = self.distribution(state.params, obs)
         raw = dist.mode() if deterministic else dist.sample(rng)
-        return dist.to_env(raw), raw, dist.log_prob(raw), self.value(state.params, obs)
+        value = self.value(state.params, obs)
+        if self.intrinsic:
+            value = jnp.stack([value, self.value_int(state.params, obs)], axis=-1)
+        return dist.to_env(raw), raw, dist.log_prob(raw), value
+
+    def advantages(self, params, hyper: PPOHyper, batch: PPOBatch):
+        """GAE of the rollout under `params`.
+
+        Returns (advantages [T, B], returns): returns is [T, B] with one value head, and the
+        pair (extrinsic returns, intrinsic returns) with two; the advantages are then
+        `ext_coef·A_ext + int_coef·A_int`, each stream bootstrapped from its own head.
+        """
+        next_values = self.value(params, batch.next_obs)
+        advantages, returns = gae(
+            batch.reward, batch.value, next_values, batch.termination, batch.done, hyper.gamma, hyper.gae_lambda
+        )
+        if not self.intrinsic:
+            return advantages, returns
+        next_int = self.value_int(params, batch.next_obs)
+        if self.cfg.int_episodic:
+            termination, done = batch.termination, batch.done
+        else:
+            termination = done = jnp.zeros_like(batch.done)
+        adv_int, ret_int = gae(batch.reward_int, batch.value_int, next_int, termination, done, hyper.int_gamma, hyper.gae_lambda)
+        return hyper.ext_coef * advantages + hyper.int_coef * adv_int, (returns, ret_int)
 
     def loss(self, params, hyper: PPOHyper, mb: PPOBatch, advantages, returns, rng):
         """PPO loss on a flat minibatch ([N] leading axis). Returns (loss, metrics)."""
@@ -153,15 +210,16 @@ class PPO:
         clipped = jnp.clip(ratio, 1.0 - hyper.clip_eps, 1.0 + hyper.clip_eps)
         policy_loss = -jnp.mean(jnp.minimum(ratio * adv, clipped * adv))
 
-        value = self.value(params, mb.obs)
-        value_loss = (value - returns) ** 2
-        if self.cfg.clip_value:
-            v_clipped = mb.value + jnp.clip(value - mb.value, -hyper.clip_eps, hyper.clip_eps)
-            value_loss = jnp.maximum(value_loss, (v_clipped - returns) ** 2)
-        value_loss = 0.5 * jnp.mean(value_loss)
+        if self.intrinsic:
+            ret_ext, ret_int = returns
+            value_loss = self._value_loss(self.value(params, mb.obs), mb.value, ret_ext, hyper)
+            value_int_loss = self._value_loss(self.value_int(params, mb.obs), mb.value_int, ret_int, hyper)
+        else:
+            value_loss = self._value_loss(self.value(params, mb.obs), mb.value, returns, hyper)
 
         entropy = jnp.mean(dist.entropy(rng))
-        total = policy_loss + hyper.value_coef * value_loss - hyper.entropy_coef * entropy
+        value_total = value_loss + value_int_loss if self.intrinsic else value_loss
+        total = policy_loss + hyper.value_coef * value_total - hyper.entropy_coef * entropy
         metrics = {
             "loss/policy": policy_loss,
             "loss/value": value_loss,
@@ -169,15 +227,21 @@ class PPO:
             "ppo/approx_kl": jnp.mean((ratio - 1.0) - jnp.log(ratio)),
             "ppo/clip_fraction": jnp.mean((jnp.abs(ratio - 1.0) > hyper.clip_eps).astype(jnp.float32)),
         }
+        if self.intrinsic:
+            metrics["loss/value_int"] = value_int_loss
         return total, metrics
+
+    def _value_loss(self, value, old_value, returns, hyper: PPOHyper):
+        loss = (value - returns) ** 2
+        if self.cfg.clip_value:
+            v_clipped = old_value + jnp.clip(value - old_value, -hyper.clip_eps, hyper.clip_eps)
+            loss = jnp.maximum(loss, (v_clipped - returns) ** 2)
+        return 0.5 * jnp.mean(loss)
 
     def learn(self, state: PPOState, batch: PPOBatch, rng: jax.Array) -> tuple[PPOState, dict]:
         """`update_epochs` passes of `num_minibatches` minibatch steps over the rollout."""
         cfg, hyper = self.cfg, state.hyper
-        next_values = self.value(state.params, batch.next_obs)
-        advantages, returns = gae(
-            batch.reward, batch.value, next_values, batch.termination, batch.done, hyper.gamma, hyper.gae_lambda
-        )
+        advantages, returns = self.advantages(state.params, hyper, batch)
         flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), (batch, advantages, returns))
         n = flat[1].shape[0]
         mb_size = n // cfg.num_minibatches
@@ -202,5 +266,9 @@ class PPO:
             epoch, (state.params, state.opt_state), jax.random.split(rng, cfg.update_epochs)
         )
         metrics = jax.tree.map(jnp.mean, metrics)
-        metrics["ppo/explained_variance"] = 1.0 - jnp.var(returns - batch.value) / (jnp.var(returns) + 1e-8)
+        ret_ext = returns[0] if self.intrinsic else returns
+        metrics["ppo/explained_variance"] = 1.0 - jnp.var(ret_ext - batch.value) / (jnp.var(ret_ext) + 1e-8)
+        if self.intrinsic:
+            ret_int = returns[1]
+            metrics["ppo/explained_variance_int"] = 1.0 - jnp.var(ret_int - batch.value_int) / (jnp.var(ret_int) + 1e-8)
         return state.replace(params=params, opt_state=opt_state), metrics

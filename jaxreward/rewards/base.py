@@ -60,6 +60,12 @@ class RewardModel:
     name: str = "reward"
     #: True when `update` learns something (used for progress and docs).
     learned: bool = False
+    #: True for exploration bonuses: the composite hands them to the learner as a separate
+    #: intrinsic stream (PPO then trains a second value head on it).
+    intrinsic: bool = False
+    #: Per-env steps of a random-action warm-up the training step runs at init and shows
+    #: to `observe` (e.g. RND's observation statistics); 0: no warm-up.
+    warmup_steps: int = 0
 
     def __init__(self, spec: RewardSpec):
         self.spec = spec
@@ -72,3 +78,7 @@ class RewardModel:
 
     def update(self, state: Any, batch: TransitionBatch, rng: jax.Array) -> tuple[Any, dict]:
         return state, {}
+
+    def observe(self, state: Any, batch: TransitionBatch) -> Any:
+        """Absorbs warm-up transitions of a random policy (statistics only, no learning)."""
+        return state

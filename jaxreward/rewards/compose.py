@@ -85,6 +85,8 @@ class Composite(RewardModel):
         self.terms = terms
         self.models = models
         self.learned = any(m.learned for m in models)
+        self.intrinsic = any(m.intrinsic for m in models)
+        self.warmup_steps = max((m.warmup_steps for m in models), default=0)
 
     def init(self, rng) -> CompositeState:
         keys = jax.random.split(rng, len(self.models))
@@ -104,15 +106,35 @@ class Composite(RewardModel):
         return r
 
     def reward(self, state: CompositeState, batch: TransitionBatch):
-        total = jnp.zeros_like(batch.gold_reward)
+        extrinsic, intrinsic, info = self.split_reward(state, batch)
+        # Without intrinsic terms `intrinsic` is exactly zero, so the total is bitwise the
+        # plain weighted sum.
+        return extrinsic + intrinsic, info
+
+    def split_reward(self, state: CompositeState, batch: TransitionBatch):
+        """The composed reward as two streams for learners with an intrinsic value head.
+
+        Returns (extrinsic [T, B], intrinsic [T, B], info): the weighted, transformed sums of
+        the non-intrinsic and of the intrinsic terms (their sum is `reward`'s total).
+        """
+        extrinsic = jnp.zeros_like(batch.gold_reward)
+        intrinsic = jnp.zeros_like(batch.gold_reward)
         info = {}
         for i, (term, model) in enumerate(zip(self.terms, self.models)):
             raw, term_info = model.reward(state.terms[i], batch)
-            chex.assert_equal_shape([raw, batch.gold_reward])  # every term scores [T, B]
+            chex.assert_equal_shape([raw, batch.gold_reward])
             info[f"term/{term.name}"] = raw
             info.update({f"{term.name}/{k}": v for k, v in term_info.items()})
-            total = total + state.weights[i] * self._transform(term, state.stats[i], raw)
-        return total, info
+            weighted = state.weights[i] * self._transform(term, state.stats[i], raw)
+            if model.intrinsic:
+                intrinsic = intrinsic + weighted
+            else:
+                extrinsic = extrinsic + weighted
+        return extrinsic, intrinsic, info
+
+    def observe(self, state: CompositeState, batch: TransitionBatch) -> CompositeState:
+        terms = tuple(m.observe(s, batch) for m, s in zip(self.models, state.terms))
+        return state.replace(terms=terms)
 
     def update(self, state: CompositeState, batch: TransitionBatch, rng):
         keys = jax.random.split(rng, len(self.models))

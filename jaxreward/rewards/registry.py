@@ -7,9 +7,16 @@ from dataclasses import dataclass, field
 
 from jaxreward.rewards.base import RewardModel, RewardSpec
 from jaxreward.rewards.compose import Composite, parse_terms, validate_terms
+from jaxreward.rewards.coverage import Coverage, CoverageConfig
+from jaxreward.rewards.e3b import E3B, E3BConfig
+from jaxreward.rewards.episodic_count import CountConfig, EpisodicCount
+from jaxreward.rewards.global_episodic import GlobalEpisodic, GlobalEpisodicConfig
 from jaxreward.rewards.gold import Gold
 from jaxreward.rewards.preference import PreferenceConfig, PreferenceReward
+from jaxreward.rewards.icm import ICM, ICMConfig
+from jaxreward.rewards.knn_episodic import KNNConfig, KNNEpisodic
 from jaxreward.rewards.regression import Regression, RegressionConfig
+from jaxreward.rewards.rnd import RND, RNDConfig
 
 
 @dataclass(frozen=True)
@@ -23,24 +30,53 @@ class RewardConfig:
     terms: str = "gold"
     regression: RegressionConfig = field(default_factory=RegressionConfig)
     preference: PreferenceConfig = field(default_factory=PreferenceConfig)
+    rnd: RNDConfig = field(default_factory=RNDConfig)
+    icm: ICMConfig = field(default_factory=ICMConfig)
+    e3b: E3BConfig = field(default_factory=E3BConfig)
+    count: CountConfig = field(default_factory=CountConfig)
+    knn: KNNConfig = field(default_factory=KNNConfig)
+    global_episodic: GlobalEpisodicConfig = field(default_factory=GlobalEpisodicConfig)
+    coverage: CoverageConfig = field(default_factory=CoverageConfig)
 
     def validate(self) -> None:
         validate_terms(parse_terms(self.terms), names())
         self.regression.validate()
         self.preference.validate()
+        for section in (self.rnd, self.icm, self.e3b, self.count, self.knn, self.global_episodic, self.coverage):
+            section.validate()
 
 
 _BUILDERS = {
     "gold": lambda spec, cfg: Gold(spec),
     "regression": lambda spec, cfg: Regression(spec, cfg.regression),
     "preference": lambda spec, cfg: PreferenceReward(spec, cfg.preference),
+    "rnd": lambda spec, cfg: RND(spec, cfg.rnd),
+    "icm": lambda spec, cfg: ICM(spec, cfg.icm),
+    "e3b": lambda spec, cfg: E3B(spec, cfg.e3b),
+    "count": lambda spec, cfg: EpisodicCount(spec, cfg.count),
+    "knn": lambda spec, cfg: KNNEpisodic(spec, cfg.knn),
+    "global_x_episodic": lambda spec, cfg: _global_episodic(spec, cfg, "product"),
+    "global_plus_episodic": lambda spec, cfg: _global_episodic(spec, cfg, "sum"),
+    "coverage": lambda spec, cfg: Coverage(spec, cfg.coverage),
 }
 
 _DESCRIPTIONS = {
     "gold": "the environment's own task reward",
     "regression": "MLP r(s, a) fitted to gold reward samples inside the training step",
     "preference": "Bradley-Terry ensemble fitted to segment comparisons from a synthetic teacher or a labels file",
+    "rnd": "intrinsic: random network distillation error on s', normalised (Burda et al. 2019)",
+    "icm": "intrinsic: forward-model error in an inverse-dynamics embedding (Pathak et al. 2017)",
+    "e3b": "intrinsic, episodic: elliptical bonus over the episode's embeddings (Henaff et al. 2022)",
+    "count": "intrinsic, episodic: 1/sqrt(visits this episode) of the hashed grid cell of s'",
+    "knn": "intrinsic, episodic: NGU k-nearest-neighbour novelty in the episode (Badia et al. 2020)",
+    "global_x_episodic": "intrinsic: rnd x an episodic bonus (global_episodic.episodic; Henaff et al. 2023)",
+    "global_plus_episodic": "intrinsic: rnd + an episodic bonus (global_episodic.episodic)",
+    "coverage": "diagnostic, reward 0: logs the number of distinct metrics['cell'] visited",
 }
+
+
+def _global_episodic(spec: RewardSpec, cfg: "RewardConfig", mode: str) -> GlobalEpisodic:
+    return GlobalEpisodic(spec, make("rnd", spec, cfg), make(cfg.global_episodic.episodic, spec, cfg), mode)
 
 
 def names() -> list[str]:

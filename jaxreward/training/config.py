@@ -114,10 +114,13 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         d = dict(d)
-        d["reward"] = RewardConfig(
-            terms=d["reward"]["terms"],
-            regression=_dataclass_from(type(RewardConfig().regression), d["reward"]["regression"]),
-        )
+        reward = dict(d["reward"])
+        sections = {
+            f.name: _dataclass_from(type(getattr(RewardConfig(), f.name)), reward.get(f.name, {}))
+            for f in dataclasses.fields(RewardConfig)
+            if dataclasses.is_dataclass(getattr(RewardConfig(), f.name))
+        }
+        d["reward"] = RewardConfig(terms=reward["terms"], **sections)
         d["ppo"] = _dataclass_from(PPOConfig, d["ppo"])
         d["sac"] = _dataclass_from(SACConfig, d.get("sac", {}))
         d["env_options"] = tuple(tuple(p) for p in d.get("env_options", ()))

@@ -4,7 +4,8 @@
                   replay buffer (SAC), counter)
     iteration(TrainState) -> (TrainState, metrics):
         rollout   lax.scan over T steps of the vmapped env and the policy
-        rewards   the composed reward model scores the batch
+        rewards   the composed reward model scores the batch (split into an extrinsic
+                  and an intrinsic stream when an intrinsic term is present)
         update    the reward model learns on the batch
         learn     PPO: epochs and minibatches on the rollout's proxy reward;
                   SAC: insert into the replay buffer, then gradient steps on sampled
@@ -60,12 +61,20 @@ class Trainer:
         base = envs.make(cfg.env, episode_length=cfg.episode_length, **dict(cfg.env_options))
         self.env = envs.training_wrap(base, batch_axis=RUNS_AXIS)
         obs_size, action_size = self.env.observation_size, self.env.action_size
+        self.spec = RewardSpec(obs_size, action_size, self.env.discrete, cfg.num_envs, cfg.unroll_length)
+        self.reward_model = make_composite(self.spec, cfg.reward)
+        # Intrinsic terms keep per-env state and reach the learner as their own stream.
+        self.two_heads = self.reward_model.intrinsic
+        if self.two_heads and cfg.learner != "ppo":
+            names = [t.name for t, m in zip(self.reward_model.terms, self.reward_model.models) if m.intrinsic]
+            raise ValueError(f"intrinsic reward terms ({', '.join(names)}) need learner 'ppo' (two value heads), got {cfg.learner!r}")
         if cfg.learner == "sac":
             self.agent = SAC(cfg.sac, obs_size, action_size, self.env.discrete)
         else:
-            self.agent = PPO(cfg.ppo, obs_size, action_size, self.env.discrete)
-        self.spec = RewardSpec(obs_size, action_size, self.env.discrete, cfg.num_envs, cfg.unroll_length)
-        self.reward_model = make_composite(self.spec, cfg.reward)
+            self.agent = PPO(cfg.ppo, obs_size, action_size, self.env.discrete, intrinsic=self.two_heads)
+        # A random-policy warm-up for reward statistics (RND's observation normaliser) runs
+        # in `init`, outside the vmapped runs axis, so it steps an env without the axis name.
+        self.warmup_env = envs.training_wrap(base) if self.reward_model.warmup_steps else None
         relabel = cfg.sac.relabel
         if relabel == "auto":
             # Scoring each sampled batch with the current model gives every update the rewards
@@ -85,9 +94,12 @@ class Trainer:
         buffer = None
         if self.cfg.learner == "sac":
             buffer = replay.create(self._replay_item(jax.tree.map(lambda x: x[0], env_state)), self.cfg.sac.buffer_size)
+        reward_state = self.reward_model.init(k_reward)
+        if self.warmup_env is not None:
+            reward_state = self._warm_up_reward(reward_state, jax.random.fold_in(k_reward, 1))
         return TrainState(
             agent=self.agent.init(k_agent),
-            reward=self.reward_model.init(k_reward),
+            reward=reward_state,
             env=env_state,
             normalizer=Normalizer.create(self.env.observation_size),
             rng=k_run,
@@ -95,6 +107,23 @@ class Trainer:
             buffer=buffer,
             iteration=jnp.zeros((), jnp.int32),
         )
+
+    def _warm_up_reward(self, reward_state, rng):
+        """Shows the reward model `warmup_steps` per env of uniformly random actions."""
+        env = self.warmup_env
+        k_reset, k_roll = jax.random.split(rng)
+
+        def random_policy(obs, key):
+            if env.discrete:
+                action = jax.random.randint(key, obs.shape[:1], 0, env.action_size, jnp.int32)
+            else:
+                action = jax.random.uniform(key, obs.shape[:1] + (env.action_size,), minval=-1.0, maxval=1.0)
+            zeros = jnp.zeros(obs.shape[:1])
+            return action, action, zeros, zeros
+
+        start = env.reset(jax.random.split(k_reset, self.cfg.num_envs))
+        _, roll = rollout(env, random_policy, start, k_roll, self.reward_model.warmup_steps)
+        return self.reward_model.observe(reward_state, roll.transitions)
 
     def _replay_item(self, env_state: State) -> dict:
         """One stored transition: what SAC and every reward model need to re-score it."""
@@ -120,13 +149,18 @@ class Trainer:
         env_state, roll = rollout(self.env, self._behaviour_policy(ts), ts.env, k_roll, cfg.unroll_length)
         batch = roll.transitions
 
-        proxy, reward_info = self.reward_model.reward(ts.reward, batch)
+        if self.two_heads:
+            extrinsic, intrinsic, reward_info = self.reward_model.split_reward(ts.reward, batch)
+            proxy = extrinsic + intrinsic
+        else:
+            proxy, reward_info = self.reward_model.reward(ts.reward, batch)
+            extrinsic = intrinsic = None
         reward_state, reward_metrics = self.reward_model.update(ts.reward, batch, k_reward)
 
         if cfg.learner == "sac":
             agent_state, buffer, agent_metrics = self._learn_sac(ts, batch, proxy, reward_state, k_learn)
         else:
-            agent_state, agent_metrics = self._learn_ppo(ts, roll, proxy, k_learn)
+            agent_state, agent_metrics = self._learn_ppo(ts, roll, proxy if extrinsic is None else extrinsic, intrinsic, k_learn)
             buffer = ts.buffer
         # Updated after learning so the PPO ratios are computed under the normalisation
         # the behaviour policy acted with.
@@ -155,17 +189,22 @@ class Trainer:
 
         return policy
 
-    def _learn_ppo(self, ts: TrainState, roll, proxy, rng):
+    def _learn_ppo(self, ts: TrainState, roll, reward, reward_int, rng):
+        """reward: [T, B] the (extrinsic) reward; reward_int: [T, B] the intrinsic stream,
+        or None with one value head (then roll.value is [T, B], else [T, B, 2])."""
         batch = roll.transitions
+        value, value_int = (roll.value[..., 0], roll.value[..., 1]) if self.two_heads else (roll.value, None)
         ppo_batch = PPOBatch(
             obs=self._normalize(ts.normalizer, batch.obs),
             next_obs=self._normalize(ts.normalizer, batch.next_obs),
             raw_action=roll.raw_action,
             log_prob=roll.log_prob,
-            value=roll.value,
-            reward=proxy,
+            value=value,
+            reward=reward,
             termination=batch.done * (1.0 - batch.truncation),
             done=batch.done,
+            reward_int=reward_int,
+            value_int=value_int,
         )
         return self.agent.learn(ts.agent, ppo_batch, rng)
 

@@ -1,0 +1,128 @@
+"""Global vs episodic bonuses as the environment changes more between episodes.
+
+Tests the finding of Henaff, Jiang, Raileanu, "A Study of Global and Episodic Bonuses for
+Exploration in Contextual MDPs" (ICML 2023): an episodic bonus (E3B, episodic counts)
+works best when little is shared across episodes, a global one (RND) when much is, and
+their product is robust across both. The knob is the number of layouts of
+`contextual_rooms` (`experiments/contextual_rooms.py`) episodes are drawn from: 1 (the
+same rooms every episode, everything shared) ... 0 (new rooms every episode).
+
+Methods: PPO alone, PPO+RND (global), PPO+E3B and PPO+count (episodic), PPO+RND×E3B
+(product). Bonus scales as in `exploration_sparse.py`. All methods × seeds of a setting are
+one vmapped program (`experiments/bonus_sweep.py`).
+
+    python -m experiments.global_vs_episodic --scale smoke
+    python -m experiments.global_vs_episodic --scale paper
+
+Writes results/global_vs_episodic/: global_vs_episodic.png (success and coverage vs env
+steps per setting, and final success vs number of layouts), curves.csv, final.csv,
+command.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+
+import numpy as np
+
+import experiments.contextual_rooms  # noqa: F401  (registers the env)
+from experiments.bonus_sweep import Variant, final_table, plot_curves, run_variants, write_results
+
+BONUS_WEIGHT = 0.05
+TERMS = ["rnd", "e3b:norm=scale", "count:norm=scale", "global_x_episodic:norm=scale"]
+VARIANTS = [
+    Variant("PPO", {}, int_coef=0.0),
+    Variant("PPO+RND (global)", {"rnd": 1.0}),
+    Variant("PPO+E3B (episodic)", {"e3b": BONUS_WEIGHT}),
+    Variant("PPO+count (episodic)", {"count": BONUS_WEIGHT}),
+    Variant("PPO+RNDxE3B (product)", {"global_x_episodic": BONUS_WEIGHT}),
+]
+
+CONTEXTS = {"smoke": [1, 0], "paper": [1, 4, 32, 256, 0]}
+BUDGETS = {
+    "smoke": dict(num_seeds=2, total_steps=16 * 32 * 24, num_envs=16, log_points=6, hidden=(32, 32), unroll=32),
+    "paper": dict(num_seeds=5, total_steps=10_000_000, num_envs=256, log_points=40, hidden=(64, 64), unroll=128),
+}
+
+
+def label(num_contexts: int) -> str:
+    return "new rooms every episode" if num_contexts == 0 else f"{num_contexts} layout{'s' if num_contexts > 1 else ''}"
+
+
+def settings_for(scale: str, num_contexts: int) -> dict:
+    b = BUDGETS[scale]
+    return dict(
+        num_envs=b["num_envs"],
+        total_steps=b["total_steps"],
+        num_log_points=b["log_points"],
+        env_options=(("num_contexts", num_contexts),),
+        ppo=dict(unroll_length=b["unroll"], num_minibatches=4, update_epochs=4, learning_rate=3e-4, gamma=0.99,
+                 entropy_coef=0.01, policy_hidden=b["hidden"], value_hidden=b["hidden"]),
+        reward=dict(rnd=dict(predictor_hidden=b["hidden"] + (b["hidden"][-1],), target_hidden=b["hidden"]),
+                    e3b=dict(hidden=b["hidden"]), count=dict(source="grid")),
+    )
+
+
+def plot_final(table: list[dict], contexts: list[int], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.0, 3.6), dpi=110)
+    x = np.arange(len(contexts))
+    variants = list(dict.fromkeys(t["variant"] for t in table))
+    for k, variant in enumerate(variants):
+        sel = [next(t for t in table if t["env"] == label(c) and t["variant"] == variant) for c in contexts]
+        mean = np.array([t["success"] for t in sel])
+        err = np.array([[t["success"] - t["success_lo"], t["success_hi"] - t["success"]] for t in sel]).T
+        ax.errorbar(x + 0.06 * (k - len(variants) / 2), mean, yerr=err, marker="o", capsize=3, label=variant, color=f"C{k}")
+    ax.set_xticks(x, [label(c) for c in contexts], fontsize=8)
+    ax.set_ylabel("final success rate")
+    ax.set_xlabel("layouts episodes are drawn from (more: less shared)")
+    ax.set_ylim(-0.05, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", choices=sorted(BUDGETS), default="smoke")
+    parser.add_argument("--contexts", default=None, help="comma-separated numbers of layouts (0: new every episode)")
+    parser.add_argument("--methods", default=None, help="comma-separated variant names (default: all)")
+    parser.add_argument("--out", default=os.path.join("results", "global_vs_episodic"))
+    args = parser.parse_args(argv)
+
+    contexts = [int(c) for c in args.contexts.split(",")] if args.contexts else CONTEXTS[args.scale]
+    variants = VARIANTS if not args.methods else [v for v in VARIANTS if v.name.split(" ")[0] in args.methods.split(",")]
+    used = {name for v in variants for name in v.weights}
+    terms = [t for t in TERMS if t.split(":")[0] in used] or TERMS[:1]
+
+    rows = []
+    for c in contexts:
+        rows += run_variants("contextual_rooms", terms, variants, BUDGETS[args.scale]["num_seeds"], settings_for(args.scale, c), label(c))
+
+    write_results(args.out, rows, ["experiments.global_vs_episodic"] + (argv if argv is not None else sys.argv[1:]))
+    table = final_table(rows)
+    with open(os.path.join(args.out, "final.csv"), "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(table[0]))
+        writer.writeheader()
+        writer.writerows(table)
+    plot_curves(rows, os.path.join(args.out, "global_vs_episodic_curves.png"), [label(c) for c in contexts],
+                title=f"contextual_rooms ({args.scale} scale): mean and 95% band over seeds")
+    plot_final(table, contexts, os.path.join(args.out, "global_vs_episodic.png"))
+    for t in table:
+        print(f"{t['env']:<24} {t['variant']:<22} success {t['success']:.2f} [{t['success_lo']:.2f}, {t['success_hi']:.2f}]"
+              f"  coverage {t['coverage']:.2f}")
+    print(f"results in {args.out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
