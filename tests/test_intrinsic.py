@@ -221,6 +221,12 @@ def test_episodic_count_is_one_over_sqrt_visits_and_resets():
     np.testing.assert_allclose(bonus[:, 0], 1 / np.sqrt([1, 2, 3, 1, 2, 3]), rtol=1e-6)
     np.testing.assert_allclose(bonus[:, 1], 1 / np.sqrt([1, 1, 2, 2, 3, 4]), rtol=1e-6)
 
+    # Grid cells: the same cell shares a count, cells apart (on either side of the mean) do not.
+    grid = rewards.make("count", spec(num_envs=1, unroll=4), rewards.RewardConfig(count=CountConfig(table_size=4096)))
+    obs = jnp.array([[-0.9, 0.1, 0, 0], [-3.0, 0.1, 0, 0], [-0.6, 0.05, 0, 0], [2.0, 0.1, 0, 0]])[:, None]
+    keys = np.asarray(grid.keys(grid.init(jax.random.PRNGKey(0)), transitions(obs)))[:, 0]
+    assert keys[0] == keys[2] and len({keys[0], keys[1], keys[3]}) == 3
+
 
 def test_knn_bonus_lower_for_a_revisited_embedding_and_resets():
     model = rewards.make("knn", spec(), rewards.RewardConfig(knn=KNNConfig(capacity=16, num_neighbors=4, num_minibatches=1)))

@@ -81,7 +81,9 @@ class EpisodicCount(RewardModel):
         """The table slot of each next observation: [T, B] int32."""
         if self.cfg.source == "cell":
             return batch.metrics["cell"].astype(jnp.int32) % self.cfg.table_size
-        coords = jnp.floor(state.normalizer(batch.next_obs, clip=1e6) / self.cfg.cell_size).astype(jnp.uint32)
+        # Through int32: a negative float converted straight to uint32 saturates at 0 on
+        # some backends, which would merge every cell below the mean.
+        coords = jnp.floor(state.normalizer(batch.next_obs, clip=1e6) / self.cfg.cell_size).astype(jnp.int32).astype(jnp.uint32)
         hashed = jnp.sum(coords * jnp.asarray(self._multipliers, jnp.uint32), axis=-1)  # wraps mod 2^32
         return (hashed % jnp.uint32(self.cfg.table_size)).astype(jnp.int32)
 
