@@ -62,6 +62,22 @@ class Env(_BraxEnv):
     @abc.abstractmethod
     def step(self, state: State, action: jax.Array) -> State: ...
 
+    def render_scene(self, state: State, camera: Any = None):
+        """(Scene, Camera) showing `state`, for `render`; environments that can be drawn
+        override this (see `envs/rendering`)."""
+        raise NotImplementedError(f"{type(self).__name__} has no renderer (it does not implement render_scene)")
+
+    def render(self, state: State, camera: Any = None, height: int = 64, width: int = 64, depth: bool = False):
+        """Pixels of one state: uint8 [height, width, 3], or (rgb, depth float32 [height, width])
+        with `depth=True`. Pure and jittable (`camera`, `height`, `width`, `depth` static);
+        `jax.vmap` it over a batch of states. `camera`: None (the env's default view), a name
+        or index the env knows, or an `envs.rendering.Camera`."""
+        from envs.rendering.scene import render
+
+        scene, view = self.render_scene(state, camera)
+        rgb, depth_image = render(scene, view, height, width)
+        return (rgb, depth_image) if depth else rgb
+
     def dummy_action(self) -> jax.Array:
         """An action of the right shape and dtype (used to trace `step`)."""
         import jax.numpy as jnp

@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.core import Env, State, info_defaults
+from envs.rendering import drawings
 
 
 class Probe(Env):
@@ -37,6 +38,10 @@ class Probe(Env):
     @property
     def action_size(self) -> int:
         return self.num_actions
+
+    def render_scene(self, state: State, camera=None):
+        """A trivial picture: the observation as a sphere's height."""
+        return drawings.probe(jnp.mean(state.obs)), drawings.choose_camera(camera, drawings.probe_camera())
 
     def _state(self, obs, t=None, reward=0.0, done=0.0, state=None):
         zero = jnp.zeros(())

@@ -1,4 +1,4 @@
-"""Command line: `jaxreward train | sweep | plot | envs | rewards`.
+"""Command line: `jaxreward train | sweep | plot | render | envs | rewards`.
 
 Every field of the typed config is an option; `jaxreward train --help` documents them all.
 Per-environment presets (`training/presets.py`) fill what the command line leaves out.
@@ -175,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_sweep_parser(sub)
     _add_plot_parser(sub)
+    from jaxreward.video import add_parser as _add_render_parser
+
+    _add_render_parser(sub)
     sub.add_parser("envs", help="list environments")
     sub.add_parser("rewards", help="list reward models")
     return parser
@@ -217,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command in ("sweep", "plot"):
         return _run_sweep(args) if args.command == "sweep" else _run_plot(args)
+    if args.command == "render":
+        from jaxreward.video import run_command
+
+        return run_command(args)
     if args.command == "envs":
         import envs
 

@@ -28,8 +28,10 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from envs.core import Env, State, info_defaults
+from envs.rendering import drawings
 
 INSTALL_HINT = "gymnax is not installed: pip install 'jaxreward[gymnax]'"
 
@@ -121,6 +123,7 @@ class GymnaxEnv(Env):
             raise ValueError(f"gymnax task {gymnax_id} has an unsupported action space {type(space).__name__}")
         obs_shape = self.gymnax_env.observation_space(self.params).shape
         self._observation_size = math.prod(obs_shape)
+        self._obs_shape = tuple(obs_shape)
 
     @property
     def observation_size(self) -> int:
@@ -129,6 +132,31 @@ class GymnaxEnv(Env):
     @property
     def action_size(self) -> int:
         return self._action_size
+
+    def render_scene(self, state: State, camera=None):
+        """The classic-control tasks drawn like our own (envs/rendering/drawings.py); the grid
+        tasks (bsuite, MinAtar) as their observation grid, one coloured box per occupied cell."""
+        s = state.pipeline_state["env_state"]
+        name = self.gymnax_id
+        if name == "CartPole-v1":
+            scene, view = drawings.cartpole(s.x, s.theta, 2.4, 1.0), drawings.side_camera(0.0, 0.4, 2.8)
+        elif name == "Pendulum-v1":
+            scene, view = drawings.pendulum(s.theta), drawings.side_camera(0.0, 0.0, 1.4)
+        elif name.startswith("MountainCar"):
+            goal = float(self.params.goal_position)
+            scene, view = drawings.mountain_car(s.position, (-1.2, 0.6), goal, 0.45, 3.0, 0.55), drawings.side_camera(-0.3, 0.55, 1.0)
+        elif name == "Acrobot-v1":
+            scene, view = drawings.acrobot(s.joint_angle1, s.joint_angle2), drawings.side_camera(0.0, 0.0, 2.3)
+        else:
+            grid = jnp.reshape(state.obs, self._obs_shape)
+            if grid.ndim == 3:  # MinAtar: one channel per object kind; colour by the first present
+                values = jnp.where(jnp.any(grid > 0, axis=-1), jnp.argmax(grid > 0, axis=-1) + 1, 0)
+            else:
+                values = (grid > 0).astype(jnp.int32)
+            colours = 1 + (grid.shape[-1] if grid.ndim == 3 else 1)
+            palette = np.concatenate([[drawings.WHITE], drawings.PALETTE[: colours - 1]])
+            scene, view = drawings.cell_grid(values, palette), drawings.grid_camera(*values.shape)
+        return scene, drawings.choose_camera(camera, view)
 
     def _gymnax_action(self, action: jax.Array) -> jax.Array:
         if self._box is None:

@@ -22,8 +22,9 @@ How a Playground task maps onto our contract:
 - Episodes: Playground's `episode_length` (1000 control steps for the suite) becomes the
   default time limit, enforced by our `TimeLimit` (Playground's own `done` only flags
   non-finite physics).
-- Rendering: Playground renders on the CPU with MuJoCo's renderer, outside jit; the adapter
-  exposes no jittable `render`.
+- Rendering: `render` is our jittable JAX renderer on the task's MJX model
+  (`envs/rendering`); Playground's own `render` (MuJoCo's renderer, outside jit) stays
+  reachable through `playground_env`.
 
 Only the DM Control suite is adapted: Playground's locomotion and manipulation tasks fetch
 MuJoCo Menagerie with git at load time, which this project never does.
@@ -39,6 +40,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from envs.core import Env, State, info_defaults
+from envs.rendering.mjx_scene import MjxRendering
 
 INSTALL_HINT = "MuJoCo Playground is not installed: pip install 'jaxreward[playground]'"
 
@@ -86,7 +88,7 @@ def load(task: str, impl: str = "jax"):
     return dm_control_suite.load(task, config_overrides={"impl": impl})
 
 
-class PlaygroundEnv(Env):
+class PlaygroundEnv(MjxRendering, Env):
     """One Playground DM Control task behind our `Env` contract (see the module docstring).
 
     Args:
@@ -119,6 +121,17 @@ class PlaygroundEnv(Env):
     @property
     def backend(self) -> str:
         return "mjx"
+
+    @property
+    def mj_model(self):
+        return self.playground_env.mj_model
+
+    @property
+    def mjx_model(self):
+        return self.playground_env.mjx_model
+
+    def render_data(self, pipeline_state):
+        return pipeline_state.data
 
     @property
     def observation_size(self) -> int:

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.core import Env, State, info_defaults
+from envs.rendering import drawings
 
 GRAVITY = 9.8
 CART_MASS = 1.0
@@ -60,6 +61,12 @@ class CartPole(Env):
     @property
     def action_size(self) -> int:
         return 2
+
+    def render_scene(self, state: State, camera=None):
+        """Side view of cart, pole and rail (envs/rendering/drawings.py)."""
+        x, theta = state.pipeline_state[0], state.pipeline_state[2]
+        view = drawings.side_camera(0.0, 0.4, X_LIMIT + 0.4)
+        return drawings.cartpole(x, theta, X_LIMIT, 2 * POLE_HALF_LENGTH), drawings.choose_camera(camera, view)
 
     def reset(self, rng: jax.Array) -> State:
         q = jax.random.uniform(rng, (4,), minval=-RESET_NOISE, maxval=RESET_NOISE)

@@ -26,8 +26,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from envs.classic.cartpole import accelerations
+from envs.classic.cartpole import POLE_HALF_LENGTH, accelerations
 from envs.core import Env, State, info_defaults
+from envs.rendering import drawings
 
 DT = 0.01
 MAX_FORCE = 10.0
@@ -65,6 +66,12 @@ class CartPoleSwingUp(Env):
     @property
     def action_size(self) -> int:
         return 1
+
+    def render_scene(self, state: State, camera=None):
+        """Side view of cart, pole and rail (envs/rendering/drawings.py)."""
+        x, theta = state.pipeline_state[0], state.pipeline_state[2]
+        view = drawings.side_camera(0.0, 0.0, RAIL_LIMIT + 0.4)
+        return drawings.cartpole(x, theta, RAIL_LIMIT, 2 * POLE_HALF_LENGTH), drawings.choose_camera(camera, view)
 
     @staticmethod
     def _obs(q: jax.Array) -> jax.Array:

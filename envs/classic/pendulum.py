@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.core import Env, State, info_defaults
+from envs.rendering import drawings
 
 MAX_SPEED = 8.0
 MAX_TORQUE = 2.0
@@ -40,6 +41,10 @@ class Pendulum(Env):
     def _obs(self, q):
         theta, theta_dot = q[0], q[1]
         return jnp.stack([jnp.cos(theta), jnp.sin(theta), theta_dot])
+
+    def render_scene(self, state: State, camera=None):
+        """Side view of the pole (envs/rendering/drawings.py)."""
+        return drawings.pendulum(state.pipeline_state[0]), drawings.choose_camera(camera, drawings.side_camera(0.0, 0.0, 1.4))
 
     def reset(self, rng: jax.Array) -> State:
         q = jax.random.uniform(rng, (2,), minval=jnp.array([-jnp.pi, -1.0]), maxval=jnp.array([jnp.pi, 1.0]))

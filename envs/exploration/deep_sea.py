@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from envs.core import Env, State, info_defaults
+from envs.rendering import drawings
 
 
 class DeepSea(Env):
@@ -74,6 +75,15 @@ class DeepSea(Env):
     @property
     def num_cells(self) -> int:
         return (self.size + 1) * self.size
+
+    def render_scene(self, state: State, camera=None):
+        """Top view of the grid: the agent (blue) and the treasure cell (yellow)."""
+        row, column = state.pipeline_state[0], state.pipeline_state[1]
+        n = self.size
+        cells = jnp.zeros((n, n), jnp.int32).at[n - 1, n - 1].set(2)
+        cells = cells.at[jnp.minimum(row, n - 1), column].set(1)
+        palette = np.array([drawings.WHITE, drawings.BLUE, drawings.YELLOW])
+        return drawings.cell_grid(cells, palette), drawings.choose_camera(camera, drawings.grid_camera(n, n))
 
     def _obs(self, row: jax.Array, column: jax.Array) -> jax.Array:
         one_hot = jax.nn.one_hot(row * self.size + column, self.size * self.size)

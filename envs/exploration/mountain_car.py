@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.core import Env, State, info_defaults
+from envs.rendering import drawings
 
 MIN_POSITION = -1.2
 MAX_POSITION = 0.6
@@ -58,6 +59,11 @@ class MountainCar(Env):
     @property
     def action_size(self) -> int:
         return 1
+
+    def render_scene(self, state: State, camera=None):
+        """Side view of the hill z = 0.45 sin 3x + 0.55, the car and the flag."""
+        scene = drawings.mountain_car(state.pipeline_state[0], (MIN_POSITION, MAX_POSITION), GOAL_POSITION, 0.45, 3.0, 0.55)
+        return scene, drawings.choose_camera(camera, drawings.side_camera(-0.3, 0.55, 1.0))
 
     num_cells = CELL_BINS * CELL_BINS
 

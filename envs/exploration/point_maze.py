@@ -47,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from envs.core import Env, State, info_defaults
+from envs.rendering import drawings
 
 DT = 0.1
 DAMPING = 0.8
@@ -198,6 +199,14 @@ class PointMaze(Env):
     @property
     def action_size(self) -> int:
         return 2
+
+    def render_scene(self, state: State, camera=None):
+        """Top view, slightly tilted: walls (brown), the point (blue), the goal disc (green)."""
+        layout = self.layout
+        bounds = np.asarray(layout.bounds)
+        scene = drawings.maze(state.pipeline_state[:2], layout.walls, bounds, layout.goal, layout.goal_radius)
+        centre, half = (bounds[:2] + bounds[2:]) / 2, float(np.max(bounds[2:] - bounds[:2])) / 2
+        return scene, drawings.choose_camera(camera, drawings.top_camera(centre[0], centre[1], half))
 
     @property
     def num_cells(self) -> int:

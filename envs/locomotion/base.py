@@ -47,6 +47,7 @@ import mujoco
 from mujoco import mjx
 
 from envs.core import Env, State, info_defaults
+from envs.rendering.mjx_scene import MjxRendering
 
 
 def brax_asset(filename: str) -> str:
@@ -98,7 +99,7 @@ def in_range(x: jax.Array, bounds: tuple[float, float]) -> jax.Array:
     return (x > bounds[0]) & (x < bounds[1])
 
 
-class LocomotionEnv(Env):
+class LocomotionEnv(MjxRendering, Env):
     """Base of the MJX locomotion tasks: reward terms, termination, reset noise, stepping.
 
     A robot subclass sets the class attributes below and implements `_obs`,

@@ -30,6 +30,7 @@ import mujoco
 from mujoco import mjx
 
 from envs.core import Env, State, info_defaults
+from envs.rendering.mjx_scene import MjxRendering
 
 XML_PATH = os.path.join(os.path.dirname(__file__), "assets", "reacher.xml")
 N_FRAMES = 2
@@ -39,7 +40,7 @@ ARM_VELOCITY_NOISE = 0.005
 SUCCESS_RADIUS = 0.02
 
 
-class Reacher(Env):
+class Reacher(MjxRendering, Env):
     """Move a two-link arm's fingertip onto a randomly placed target (MJX physics).
 
     Attributes:

@@ -30,11 +30,12 @@ import mujoco
 from mujoco import mjx
 
 from envs.core import Env, State, info_defaults
+from envs.rendering.mjx_scene import MjxRendering
 
 ASSETS = os.path.join(os.path.dirname(__file__), "assets")
 
 
-class ManipulationTask(Env):
+class ManipulationTask(MjxRendering, Env):
     """Base class of the MJX manipulation tasks (see the module docstring).
 
     Attributes:
