@@ -208,3 +208,22 @@ def test_example_sweep_file_is_one_program():
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     groups = sweep_spec.groups(sweep_spec.parse(sweep_spec.load(os.path.join(here, "experiments", "sweeps", "pendulum_lr.yaml"))))
     assert len(groups) == 1 and len(groups[0].runs) == 3 * 2 * 4
+
+
+def test_evaluation_videos_during_training(tmp_path):
+    from PIL import Image
+
+    settings = {k: v for k, v in TINY.items() if k != "env"}
+    cfg = presets.config_for("pendulum", **dict(settings, total_steps=8 * 16 * 4, num_log_points=2, video_every=1, video_size=32))
+    run = train(cfg, str(tmp_path / "run"), progress=False, compile_cache=False, quiet=True)
+    names = sorted(os.listdir(os.path.join(run.run_dir, "videos")))
+    assert names == ["env_steps_256.gif", "env_steps_512.gif"]
+    gif = Image.open(os.path.join(run.run_dir, "videos", names[-1]))
+    assert gif.n_frames == 32 + 1 and gif.size == (32, 32)  # reset frame + one full episode
+    frames = []
+    for i in (0, 16):
+        gif.seek(i)
+        frames.append(np.asarray(gif.convert("RGB"), np.int32))
+    assert np.abs(frames[0] - frames[1]).sum() > 0  # the pendulum moves
+    with pytest.raises(ValueError, match="video_every must be >= 0"):
+        presets.config_for("pendulum", video_every=-1)

@@ -45,6 +45,11 @@ class TrainConfig:
     checkpoint_every: int = 0
     #: Normalise observations with running statistics before the networks.
     normalize_obs: bool = True
+    #: Write a GIF of one deterministic evaluation episode every this many log points and
+    #: at the end (videos/env_steps_<N>.gif); 0 disables.
+    video_every: int = 0
+    #: Height and width of those videos, in pixels.
+    video_size: int = 64
 
     # ---- derived sizes ------------------------------------------------------------
     @property
@@ -86,6 +91,10 @@ class TrainConfig:
         for name in ("num_envs", "total_steps", "num_seeds", "num_log_points"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.video_every < 0:
+            raise ValueError(f"video_every must be >= 0, got {self.video_every}")
+        if self.video_size < 8:
+            raise ValueError(f"video_size must be at least 8 pixels, got {self.video_size}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
         if self.learner == "sac":

@@ -23,7 +23,7 @@ from jaxreward.training.config import TrainConfig
 from jaxreward.training.trainer import Trainer, TrainState
 
 #: Config fields a resumed run may change (they do not alter the compiled program's state).
-RESUMABLE_CHANGES = {"total_steps", "num_log_points", "checkpoint_every"}
+RESUMABLE_CHANGES = {"total_steps", "num_log_points", "checkpoint_every", "video_every", "video_size"}
 
 
 class TrainingDiverged(RuntimeError):
@@ -152,6 +152,12 @@ def train(
         os.makedirs(run_dir, exist_ok=True)
         results.write_config(run_dir, cfg.to_dict())
 
+    videos = None
+    if cfg.video_every:
+        from jaxreward.training.eval_video import EvalVideo
+
+        videos = EvalVideo(trainer, cfg.video_size)  # checks the env can render before compiling
+
     per_iter = cfg.steps_per_iteration
     done_iters = int(np.asarray(state.iteration)[0])
     csv_out = results.MetricsCSV(metrics_csv_path)
@@ -212,6 +218,9 @@ def train(
                     gold=f"{np.mean([r['gold_return'] for r in new_rows]):.1f}",
                     proxy=f"{np.mean([r['proxy_return'] for r in new_rows]):.1f}",
                 )
+            log_index = done_iters // cfg.iterations_per_log
+            if videos is not None and (log_index % cfg.video_every == 0 or done_iters >= cfg.num_iterations):
+                videos.write(state, os.path.join(run_dir, "videos", f"env_steps_{env_steps}.gif"))
             if cfg.checkpoint_every and env_steps - last_ckpt >= cfg.checkpoint_every:
                 checkpoint.save(ckpt_dir, env_steps, state)
                 last_ckpt = env_steps
