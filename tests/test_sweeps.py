@@ -227,3 +227,15 @@ def test_evaluation_videos_during_training(tmp_path):
     assert np.abs(frames[0] - frames[1]).sum() > 0  # the pendulum moves
     with pytest.raises(ValueError, match="video_every must be >= 0"):
         presets.config_for("pendulum", video_every=-1)
+
+
+def test_group_that_does_not_fit_in_memory_is_split_and_says_so(tmp_path, monkeypatch, capsys):
+    from jaxreward.sweeps import runner
+
+    # XLA's estimate says the 4-run program needs 4 GB; 2.5 GB are free -> 2 chunks of 2.
+    monkeypatch.setattr(runner, "footprint_bytes", lambda compiled: 4 * 10**9)
+    monkeypatch.setattr(runner, "available_memory_bytes", lambda device=None: int(2.5 * 10**9))
+    result = run_sweep(SWEEP, str(tmp_path / "m"), progress=False, compile_cache=False)
+    meta = json.load(open(os.path.join(result.out_dir, "sweep.json")))
+    assert [len(c["runs"]) for c in meta["groups"]] == [2, 2]
+    assert "running it in 2 chunks of up to 2 runs" in capsys.readouterr().err
