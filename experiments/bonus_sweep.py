@@ -140,14 +140,19 @@ def write_results(out_dir: str, rows: list[dict], argv: list[str]) -> None:
 
 
 def final_table(rows: list[dict], group: tuple[str, ...] = ("env", "variant")) -> list[dict]:
-    """Per group: mean and 95% band over seeds of the last log point's success and coverage."""
-    last = max(r["env_steps"] for r in rows)
+    """Per group: mean and 95% band over seeds of each run's final success, coverage and
+    gold return — the last log point at which the value is known (episode statistics are
+    NaN at log points where no episode ended)."""
     out = []
     for key in sorted({tuple(r[g] for g in group) for r in rows}, key=str):
-        sel = [r for r in rows if tuple(r[g] for g in group) == key and r["env_steps"] == last]
+        sel = [r for r in rows if tuple(r[g] for g in group) == key]
         entry = dict(zip(group, key))
         for col in ("success", "coverage", "gold_return"):
-            entry[col], entry[f"{col}_lo"], entry[f"{col}_hi"] = mean_ci([r[col] for r in sel])
+            finals = []
+            for seed in sorted({r["seed"] for r in sel}):
+                known = [r[col] for r in sorted(sel, key=lambda r: r["env_steps"]) if r["seed"] == seed and np.isfinite(r[col])]
+                finals.append(known[-1] if known else math.nan)
+            entry[col], entry[f"{col}_lo"], entry[f"{col}_hi"] = mean_ci(finals)
         out.append(entry)
     return out
 
@@ -167,11 +172,13 @@ def plot_curves(rows: list[dict], path: str, panels: list[str], columns=("succes
             for k, variant in enumerate(variants):
                 sel = [r for r in rows if r["env"] == panel and r["variant"] == variant]
                 steps = sorted({r["env_steps"] for r in sel})
-                stats = np.array([mean_ci([r[col] for r in sel if r["env_steps"] == s]) for s in steps])
-                if not len(steps) or np.all(np.isnan(stats[:, 0])):
+                stats = np.array([mean_ci([r[col] for r in sel if r["env_steps"] == s]) for s in steps]).reshape(-1, 3)
+                known = np.isfinite(stats[:, 0])  # log points where some episode ended
+                if not known.any():
                     continue
-                ax.plot(steps, stats[:, 0], color=f"C{k}", label=variant)
-                ax.fill_between(steps, stats[:, 1], stats[:, 2], color=f"C{k}", alpha=0.2)
+                x = np.asarray(steps)[known]
+                ax.plot(x, stats[known, 0], color=f"C{k}", label=variant, marker=".")
+                ax.fill_between(x, stats[known, 1], stats[known, 2], color=f"C{k}", alpha=0.2)
             ax.set_title(f"{panel}: {col}", fontsize=9)
             ax.set_xlabel("env steps per run", fontsize=8)
             ax.grid(alpha=0.3)

@@ -65,8 +65,11 @@ def test_intrinsic_advantage_bootstraps_from_the_intrinsic_head():
     ppo = PPO(cfg, OBS, 2, discrete=False, intrinsic=True)
     state = ppo.init(jax.random.PRNGKey(0))
     params = state.params
-    # Make the heads disagree wildly, so bootstrapping from the wrong one cannot pass.
-    params["value"] = jax.tree.map(lambda x: 50.0 * x, params["value"])
+    # Make the heads (the two outputs of the value net's last layer) disagree wildly, so
+    # bootstrapping from the wrong one cannot pass.
+    layers = params["value"]["params"]["MLP_0"]
+    last = max(layers, key=lambda name: int(name.split("_")[-1]))
+    layers[last] = {"kernel": layers[last]["kernel"].at[:, 0].multiply(50.0), "bias": layers[last]["bias"].at[0].add(5.0)}
     batch = _two_head_batch(ppo, params, jax.random.PRNGKey(1))
     only_int = state.hyper.replace(ext_coef=jnp.float32(0.0), int_coef=jnp.float32(1.0))
     adv, (ret_ext, ret_int) = ppo.advantages(params, only_int, batch)
@@ -277,12 +280,13 @@ def test_trainer_two_heads_only_with_an_intrinsic_term_and_rnd_warm_up():
 
     tiny = dict(num_envs=4, ppo=dict(unroll_length=8, num_minibatches=2, update_epochs=1, policy_hidden=(8,), value_hidden=(8,)))
     plain = Trainer(presets.config_for("deep_sea", **tiny))
-    assert not plain.two_heads and "value_int" not in jax.eval_shape(plain.init, jax.random.PRNGKey(0)).agent.params
+    assert not plain.two_heads and plain.agent.value_net.num_outputs == 1
     cfg = presets.config_for("deep_sea", **tiny, reward={"terms": "gold,rnd", "rnd": {"warmup_steps": 3}})
     trainer = Trainer(cfg)
     assert trainer.two_heads
     state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    assert "value_int" in state.agent.params
+    assert trainer.agent.value_net.num_outputs == 2
+    assert trainer.agent.values(state.agent.params, jnp.zeros((3, trainer.env.observation_size))).shape == (3, 2)
     rnd_state = state.reward.terms[1]
     assert float(rnd_state.obs_stats.count) == 3 * 4  # warm-up steps x envs
     assert float(jnp.sum(rnd_state.obs_stats.mean)) > 0  # deep sea one-hot cells were seen

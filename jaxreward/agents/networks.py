@@ -29,9 +29,13 @@ class PolicyHead(nn.Module):
 
 
 class ValueHead(nn.Module):
+    """V(obs) [...], or with `num_outputs` > 1 that many values from one torso [..., n]."""
+
     hidden: Sequence[int]
     act: str = "tanh"
+    num_outputs: int = 1
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> jax.Array:
-        return MLP(self.hidden, 1, self.act, out_scale=1.0)(obs)[..., 0]
+        out = MLP(self.hidden, self.num_outputs, self.act, out_scale=1.0)(obs)
+        return out[..., 0] if self.num_outputs == 1 else out

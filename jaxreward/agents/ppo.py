@@ -14,7 +14,8 @@ rates or entropy coefficients is a `vmap` over states, not a recompile.
 
 Two value heads (`PPO(..., intrinsic=True)`, used when the reward has an intrinsic term),
 after Burda et al., "Exploration by Random Network Distillation" (2019): the extrinsic and
-intrinsic rewards get their own value heads, returns and GAE advantages; the intrinsic
+intrinsic rewards get their own value heads — two linear outputs on one value torso, as in
+the reference, which shares its trunk between them — returns and GAE advantages; the intrinsic
 stream has its own discount (`int_gamma`, 0.99) and by default ignores episode ends
 (`int_episodic=False`: novelty does not stop at a reset); the policy follows
 `ext_coef·A_ext + int_coef·A_int` (2 and 1, the paper's). Each stream bootstraps from its
@@ -110,7 +111,7 @@ class PPOHyper:
 
 @struct.dataclass
 class PPOState:
-    params: dict  # {"policy": ..., "value": ...[, "value_int": ...]}
+    params: dict  # {"policy": ..., "value": ...} (the value net has 2 outputs with two heads)
     opt_state: optax.OptState
     hyper: PPOHyper
 
@@ -145,7 +146,7 @@ class PPO:
         self.discrete = discrete
         self.dist_kind = "categorical" if discrete else cfg.action_dist
         self.policy_net = PolicyHead(cfg.policy_hidden, action_size, discrete, cfg.activation, cfg.init_log_std)
-        self.value_net = ValueHead(cfg.value_hidden, cfg.activation)
+        self.value_net = ValueHead(cfg.value_hidden, cfg.activation, num_outputs=2 if intrinsic else 1)
         # The learning rate is applied by hand (from PPOHyper) so that it can be vmapped.
         self.optimizer = optax.chain(optax.clip_by_global_norm(cfg.max_grad_norm), optax.scale_by_adam(eps=1e-5))
 
@@ -153,30 +154,31 @@ class PPO:
         k_pi, k_v = jax.random.split(rng)
         dummy = jnp.zeros((1, self.observation_size))
         params = {"policy": self.policy_net.init(k_pi, dummy), "value": self.value_net.init(k_v, dummy)}
-        if self.intrinsic:
-            # A key of its own, so the other heads initialise as they do with one head.
-            params["value_int"] = self.value_net.init(jax.random.fold_in(rng, 1), dummy)
         return PPOState(params, self.optimizer.init(params), PPOHyper.from_config(self.cfg))
 
     def distribution(self, params, obs):
         head, log_std = self.policy_net.apply(params["policy"], obs)
         return distributions.make(self.dist_kind, head, log_std)
 
-    def value(self, params, obs):
+    def values(self, params, obs):
+        """V(obs) [...] with one head; [..., 2] (extrinsic, intrinsic) with two."""
         return self.value_net.apply(params["value"], obs)
 
+    def value(self, params, obs):
+        """The extrinsic (or only) value [...]."""
+        v = self.values(params, obs)
+        return v[..., 0] if self.intrinsic else v
+
     def value_int(self, params, obs):
-        return self.value_net.apply(params["value_int"], obs)
+        """The intrinsic value [...] (two heads only)."""
+        return self.values(params, obs)[..., 1]
 
     def act(self, state: PPOState, obs: jax.Array, rng: jax.Array, deterministic: bool = False):
         """obs: [B, D] normalised. Returns (env_action, raw_action, log_prob [B], value),
         value [B], or [B, 2] (extrinsic, intrinsic) with two value heads."""
         dist = self.distribution(state.params, obs)
         raw = dist.mode() if deterministic else dist.sample(rng)
-        value = self.value(state.params, obs)
-        if self.intrinsic:
-            value = jnp.stack([value, self.value_int(state.params, obs)], axis=-1)
-        return dist.to_env(raw), raw, dist.log_prob(raw), value
+        return dist.to_env(raw), raw, dist.log_prob(raw), self.values(state.params, obs)
 
     def advantages(self, params, hyper: PPOHyper, batch: PPOBatch):
         """GAE of the rollout under `params`.
@@ -185,13 +187,14 @@ class PPO:
         pair (extrinsic returns, intrinsic returns) with two; the advantages are then
         `ext_coef·A_ext + int_coef·A_int`, each stream bootstrapped from its own head.
         """
-        next_values = self.value(params, batch.next_obs)
+        next_values = self.values(params, batch.next_obs)
+        next_ext = next_values[..., 0] if self.intrinsic else next_values
         advantages, returns = gae(
-            batch.reward, batch.value, next_values, batch.termination, batch.done, hyper.gamma, hyper.gae_lambda
+            batch.reward, batch.value, next_ext, batch.termination, batch.done, hyper.gamma, hyper.gae_lambda
         )
         if not self.intrinsic:
             return advantages, returns
-        next_int = self.value_int(params, batch.next_obs)
+        next_int = next_values[..., 1]
         if self.cfg.int_episodic:
             termination, done = batch.termination, batch.done
         else:
@@ -212,8 +215,9 @@ class PPO:
 
         if self.intrinsic:
             ret_ext, ret_int = returns
-            value_loss = self._value_loss(self.value(params, mb.obs), mb.value, ret_ext, hyper)
-            value_int_loss = self._value_loss(self.value_int(params, mb.obs), mb.value_int, ret_int, hyper)
+            values = self.values(params, mb.obs)
+            value_loss = self._value_loss(values[..., 0], mb.value, ret_ext, hyper)
+            value_int_loss = self._value_loss(values[..., 1], mb.value_int, ret_int, hyper)
         else:
             value_loss = self._value_loss(self.value(params, mb.obs), mb.value, returns, hyper)
 

@@ -34,7 +34,8 @@ from jaxreward.rewards.inverse_dynamics import EmbeddingSettings, EmbeddingState
 @dataclass(frozen=True)
 class E3BConfig:
     hidden: tuple[int, ...] = (64, 64)
-    embedding_size: int = 32
+    #: d: each env's C⁻¹ is d × d and costs O(d²) per step (twice: `reward` and `update`).
+    embedding_size: int = 16
     learning_rate: float = 3e-4
     num_minibatches: int = 4
     #: λ of C = λI + Σ φφᵀ.

@@ -28,6 +28,7 @@ def scan_episodes(
     fresh: Any,
     xs: Any,
     done: jax.Array,
+    reset: Callable[[Any, Any, jax.Array], Any] | None = None,
 ) -> tuple[jax.Array, Any]:
     """Runs a per-env episodic memory over a rollout.
 
@@ -38,17 +39,21 @@ def scan_episodes(
         step where done[t, b].
       xs: per-step inputs, every leaf [T, B, ...].
       done: [T, B] episode ends.
+      reset: (memory [B, ...], fresh, done [B]) -> memory after episode ends; default
+        `reset_done`. A memory can make its reset cheaper than rewriting every slot (the
+        episodic count stamps its table with an episode number instead).
 
     Returns:
       (bonus [T, B], memory after the last step [B, ...]).
     """
     chex.assert_rank(done, 2)
     batched_step = jax.vmap(step)
+    reset = reset_done if reset is None else reset
 
     def body(mem, inputs):
         x, d = inputs
         bonus, mem = batched_step(mem, x)
-        return reset_done(mem, fresh, d), bonus
+        return reset(mem, fresh, d), bonus
 
     memory, bonus = jax.lax.scan(body, memory, (xs, done))
     return bonus, memory

@@ -13,7 +13,10 @@ included, so the first visit earns 1). Cells come from one of two sources:
   size — an oracle discretisation for analysis.
 
 Counts are a fixed-size per-env table [B, table_size] in the reward state, reset by `done`
-(`rewards/episodic.py`). The episodic count bonus is the one studied as "episodic" in
+(`rewards/episodic.py`). The reset is lazy: each slot carries the number of the episode
+that wrote it, a `done` only advances the env's episode number, and a slot stamped with an
+older episode reads as 0 — one slot touched per env and step instead of a whole table
+rewritten at every step. The episodic count bonus is the one studied as "episodic" in
 Henaff, Jiang, Raileanu, "A Study of Global and Episodic Bonuses for Exploration in
 Contextual MDPs" (ICML 2023).
 """
@@ -49,15 +52,31 @@ class CountConfig:
 
 
 @struct.dataclass
+class Counts:
+    """One env's episodic counts (a leading [B] axis in the reward state)."""
+
+    counts: jax.Array  # [table_size] visits, valid where stamps == episode
+    stamps: jax.Array  # [table_size] int32 episode number of the last write
+    episode: jax.Array  # [] int32 the env's current episode number
+
+
+@struct.dataclass
 class CountState:
     normalizer: Normalizer
-    counts: jax.Array  # [B, table_size] visits in the current episode
+    memory: Counts  # leaves [B, ...]
 
 
-def visit(counts: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """counts: [table_size]; key: [] int. Returns (1/√N after the visit, new counts)."""
-    counts = counts.at[key].add(1.0)
-    return jax.lax.rsqrt(counts[key]), counts
+def visit(memory: Counts, key: jax.Array) -> tuple[jax.Array, Counts]:
+    """key: [] int slot. Returns (1/√N after the visit, new memory)."""
+    n = jnp.where(memory.stamps[key] == memory.episode, memory.counts[key], 0.0) + 1.0
+    memory = memory.replace(counts=memory.counts.at[key].set(n), stamps=memory.stamps.at[key].set(memory.episode))
+    return jax.lax.rsqrt(n), memory
+
+
+def next_episode(memory: Counts, fresh: Counts, done: jax.Array) -> Counts:
+    """The lazy reset: envs whose episode ended move on to a new episode number."""
+    del fresh
+    return memory.replace(episode=memory.episode + (done > 0).astype(jnp.int32))
 
 
 class EpisodicCount(RewardModel):
@@ -70,12 +89,16 @@ class EpisodicCount(RewardModel):
         # Fixed odd multipliers of the grid hash (static: part of the model, not its state).
         self._multipliers = np.random.default_rng(0).integers(1, 2**31 - 1, spec.observation_size) | 1
 
+    def _fresh(self) -> Counts:
+        size = self.cfg.table_size
+        return Counts(jnp.zeros((size,)), jnp.full((size,), -1, jnp.int32), jnp.zeros((), jnp.int32))
+
     def init(self, rng) -> CountState:
         del rng
-        return CountState(
-            Normalizer.create(self.spec.observation_size),
-            fresh_memories(jnp.zeros((self.cfg.table_size,)), self.spec.num_envs),
-        )
+        return CountState(Normalizer.create(self.spec.observation_size), fresh_memories(self._fresh(), self.spec.num_envs))
+
+    def _scan(self, state: CountState, batch: TransitionBatch):
+        return scan_episodes(visit, state.memory, self._fresh(), self.keys(state, batch), batch.done, reset=next_episode)
 
     def keys(self, state: CountState, batch: TransitionBatch) -> jax.Array:
         """The table slot of each next observation: [T, B] int32."""
@@ -88,10 +111,10 @@ class EpisodicCount(RewardModel):
         return (hashed % jnp.uint32(self.cfg.table_size)).astype(jnp.int32)
 
     def reward(self, state: CountState, batch: TransitionBatch):
-        bonus, _ = scan_episodes(visit, state.counts, jnp.zeros((self.cfg.table_size,)), self.keys(state, batch), batch.done)
+        bonus, _ = self._scan(state, batch)
         return bonus, {}
 
     def update(self, state: CountState, batch: TransitionBatch, rng):
-        bonus, counts = scan_episodes(visit, state.counts, jnp.zeros((self.cfg.table_size,)), self.keys(state, batch), batch.done)
+        bonus, memory = self._scan(state, batch)
         normalizer = state.normalizer.update(batch.next_obs) if self.cfg.source == "grid" else state.normalizer
-        return CountState(normalizer, counts), {"bonus": jnp.mean(bonus)}
+        return CountState(normalizer, memory), {"bonus": jnp.mean(bonus)}

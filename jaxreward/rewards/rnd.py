@@ -13,8 +13,10 @@ paper:
   (γ = `return_gamma`, never reset at episode ends: the intrinsic stream is non-episodic).
   As in the reference code, the statistics are updated with this batch's returns before
   they divide this batch's bonus.
-- The predictor is trained on a random `update_proportion` of each batch (masking the
-  rest), so that the bonus does not decay faster with more parallel envs.
+- The predictor is trained on a random `update_proportion` of each batch, so that the
+  bonus does not decay faster with more parallel envs. The reference masks the loss of
+  the other samples; here each epoch draws that fraction and trains only on it — the same
+  expected gradient, without computing what the mask would discard.
 - It is an intrinsic term: the composite hands it to PPO as a separate stream (two value
   heads, `agents/ppo.py`).
 
@@ -146,26 +148,23 @@ class RND(RewardModel):
 
         x = batch.next_obs.reshape(-1, batch.next_obs.shape[-1])
         n = x.shape[0]
-        mb = n // cfg.num_minibatches
-        k_mask, k_perm = jax.random.split(rng)
-        mask = (jax.random.uniform(k_mask, (n,)) < cfg.update_proportion).astype(jnp.float32)
+        mb = max(1, round(n * cfg.update_proportion) // cfg.num_minibatches)
 
-        def loss_fn(predictor, xb, mb_mask):
-            err = self.error(state, predictor, xb)
-            return jnp.sum(mb_mask * err) / jnp.maximum(jnp.sum(mb_mask), 1.0)
+        def loss_fn(predictor, xb):
+            return jnp.mean(self.error(state, predictor, xb))
 
         def minibatch_step(carry, idx):
             predictor, opt_state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(predictor, x[idx], mask[idx])
+            loss, grads = jax.value_and_grad(loss_fn)(predictor, x[idx])
             updates, opt_state = self.optimizer.update(grads, opt_state, predictor)
             return (optax.apply_updates(predictor, updates), opt_state), loss
 
         def epoch(carry, key):
-            perm = jax.random.permutation(key, n)[: mb * cfg.num_minibatches]
-            return jax.lax.scan(minibatch_step, carry, perm.reshape(cfg.num_minibatches, mb))
+            subset = jax.random.permutation(key, n)[: mb * cfg.num_minibatches]
+            return jax.lax.scan(minibatch_step, carry, subset.reshape(cfg.num_minibatches, mb))
 
         (predictor, opt_state), losses = jax.lax.scan(
-            epoch, (state.predictor, state.opt_state), jax.random.split(k_perm, cfg.update_epochs)
+            epoch, (state.predictor, state.opt_state), jax.random.split(rng, cfg.update_epochs)
         )
         metrics = {
             "loss": losses[-1].mean(),
