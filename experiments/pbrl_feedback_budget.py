@@ -119,15 +119,19 @@ def plot(table: list[dict], path: str, title: str) -> None:
 def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", choices=tuple(SCALES), default="smoke")
+    parser.add_argument("--from-csv", action="store_true", help="redraw the figure and tables from <out>/curves.csv without training")
     parser.add_argument("--out", default="results/pbrl_feedback_budget")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    partial = os.path.join(args.out, "curves.partial.csv")
-    if os.path.exists(partial):
+    if args.from_csv:
+        rows, r_random = pbrl_runs.read_csv(os.path.join(args.out, "curves.csv")), random_return(SCALES[args.scale]["env"])
+    else:
+        partial = os.path.join(args.out, "curves.partial.csv")
+        if os.path.exists(partial):
+            os.remove(partial)
+        rows, r_random = run(args.scale, partial)
         os.remove(partial)
-    rows, r_random = run(args.scale, partial)
-    os.remove(partial)
-    pbrl_runs.write_csv(os.path.join(args.out, "curves.csv"), rows)
+        pbrl_runs.write_csv(os.path.join(args.out, "curves.csv"), rows)
     table = scores(rows, r_random)
     pbrl_runs.write_csv(os.path.join(args.out, "final.csv"), table)
     for r in table:
@@ -135,7 +139,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
               f"gold {r['gold_reward_return']:.1f}, random {r['random_return']:.1f})")
     cfg = SCALES[args.scale]
     plot(table, os.path.join(args.out, "pbrl_feedback_budget.png"), f"{cfg['env']}, {cfg['learner']}: oracle labels")
-    pbrl_runs.write_command(args.out, "experiments.pbrl_feedback_budget", sys.argv[1:] if argv is None else argv)
+    if not args.from_csv:
+        pbrl_runs.write_command(args.out, "experiments.pbrl_feedback_budget", sys.argv[1:] if argv is None else argv)
     return table
 
 

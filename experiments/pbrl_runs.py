@@ -143,6 +143,21 @@ def write_csv(path: str, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
+def read_csv(path: str) -> list[dict]:
+    """Rows written by `write_csv` / `run(partial_csv=...)`, numbers parsed back."""
+    ints, floats = {"budget", "seed", "env_steps"}, {"gold_return", "accuracy_heldout", "queries"}
+    with open(path, newline="") as f:
+        return [{k: int(v) if k in ints else float(v) if k in floats else v for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def style_axis(ax) -> None:
+    """Env-step axes in thousands (the raw counts overlap)."""
+    from matplotlib.ticker import EngFormatter
+
+    ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+    ax.grid(alpha=0.3)
+
+
 def _append_csv(path: str, rows: list[dict]) -> None:
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fresh = not os.path.exists(path)

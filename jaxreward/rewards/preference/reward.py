@@ -9,6 +9,10 @@ few gradient steps. `reward` scores transitions with the aggregated ensemble. Wi
 `relabel=all` (the trainer's "auto" for learned rewards is per-batch scoring, which gives
 the same rewards) re-scores the replay buffer with the updated model: PEBBLE's relabelling.
 
+Reward output normalisation is the composite's term transform, not a second copy here:
+`--reward preference:1:norm=standard` (running mean and std of the learned reward), or
+`norm=scale`; a tanh output (`output_activation`, PEBBLE's choice) bounds each member.
+
 Optional PEBBLE unsupervised pre-training: for the first `pretrain_iterations` updates
 no queries are asked and `reward` is the kNN state-entropy bonus (`entropy.py`).
 
