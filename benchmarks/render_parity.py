@@ -101,13 +101,16 @@ def compare(name: str) -> dict:
 
 def main() -> None:
     names = sys.argv[1:] or [n for n in envs.names() if n.startswith("dmc/") or envs.make(n).backend == "mjx"]
-    rows = []
-    for name in names:
-        rows.append(compare(name))
-        print(json.dumps(rows[-1]), flush=True)
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "render_parity.json"), "w") as f:
-        json.dump(rows, f, indent=2)
+    path = os.path.join(RESULTS, "render_parity.json")
+    # Runs merge by env, so that a subset can be re-measured.
+    rows = {r["env"]: r for r in json.load(open(path))} if os.path.exists(path) else {}
+    for name in names:
+        rows[name] = compare(name)
+        print(json.dumps(rows[name]), flush=True)
+        with open(path, "w") as f:
+            json.dump(list(rows.values()), f, indent=2)
+    rows = sorted(rows.values(), key=lambda r: r["env"])
     lines = ["| env | IoU min | IoU mean | median rel. depth error (max) | foreground px |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {r['env']} | {r['iou_min']:.3f} | {r['iou_mean']:.3f} | {r['depth_error_max']:.2e} | "
               f"{min(r['foreground_pixels'])}–{max(r['foreground_pixels'])} |" for r in rows]  # fmt: skip

@@ -1,7 +1,9 @@
 """Analytic ray–primitive intersections in a geom's own frame, for MuJoCo's geom types.
 
-Each `hit_<type>(origin, direction, size)` returns the ray parameter `t` of the first hit in
-front of the origin (t > 0), or +inf on a miss. Arrays broadcast: in the renderer `origin`
+Each `hit_<type>(origin, direction, size, near)` returns the ray parameter `t` of the first
+hit beyond `near` (MuJoCo's near clipping plane; 0 for none), or +inf on a miss. Only
+front faces count (where the ray enters the solid), as OpenGL with back-face culling draws
+them: a camera inside a geom, or a geom cut by the near plane, shows what lies behind. Arrays broadcast: in the renderer `origin`
 is [G, 3] (one camera position per geom frame) and `direction` [P, G, 3] (every pixel's
 ray in every geom frame), so one call tests all pixels against all geoms of one type.
 Directions need not be unit length: the renderer's rays have camera-space z = -1, so `t` is
@@ -35,89 +37,89 @@ def _dot(a, b):
     return jnp.sum(a * b, axis=-1)
 
 
-def _nearest_root(a, half_b, c):
-    """Smallest positive root of a t² + 2 half_b t + c = 0 (inf if none), and both roots."""
+def _nearest_root(a, half_b, c, near):
+    """The smaller root of a t² + 2 half_b t + c = 0 if it lies beyond `near` (inf if not:
+    the larger root is where the ray leaves the surface, a back face), and both roots."""
     disc = half_b**2 - a * c
     ok = disc >= 0.0
     sq = jnp.sqrt(jnp.where(ok, disc, 0.0))
     safe_a = jnp.where(a > 0.0, a, 1.0)
-    near = (-half_b - sq) / safe_a
-    far = (-half_b + sq) / safe_a
-    t = jnp.where(near > 0.0, near, jnp.where(far > 0.0, far, INF))
-    return jnp.where(ok & (a > 0.0), t, INF), near, far
+    t_near = (-half_b - sq) / safe_a
+    t_far = (-half_b + sq) / safe_a
+    t = jnp.where(t_near > near, t_near, INF)
+    return jnp.where(ok & (a > 0.0), t, INF), t_near, t_far
 
 
-def hit_plane(origin, direction, size):
+def hit_plane(origin, direction, size, near=0.0):
     dz = direction[..., 2]
     # Seen from above only: a ray from below (origin z < 0) passes through, as in mj_ray.
     t = -origin[..., 2] / jnp.where(dz < 0.0, dz, -1.0)
-    valid = (dz < 0.0) & (origin[..., 2] > 0.0)
+    valid = (dz < 0.0) & (origin[..., 2] > 0.0) & (t > near)
     p = origin + t[..., None] * direction
     inside_x = (size[..., 0] <= 0.0) | (jnp.abs(p[..., 0]) <= size[..., 0])
     inside_y = (size[..., 1] <= 0.0) | (jnp.abs(p[..., 1]) <= size[..., 1])
     return jnp.where(valid & inside_x & inside_y, t, INF)
 
 
-def hit_sphere(origin, direction, size):
+def hit_sphere(origin, direction, size, near=0.0):
     r = size[..., 0]
-    t, _, _ = _nearest_root(_dot(direction, direction), _dot(origin, direction), _dot(origin, origin) - r**2)
+    t, _, _ = _nearest_root(_dot(direction, direction), _dot(origin, direction), _dot(origin, origin) - r**2, near)
     return t
 
 
-def hit_ellipsoid(origin, direction, size):
+def hit_ellipsoid(origin, direction, size, near=0.0):
     # An ellipsoid is the unit sphere in coordinates scaled by its semi-axes; t is unchanged.
     o, d = origin / size, direction / size
-    t, _, _ = _nearest_root(_dot(d, d), _dot(o, d), _dot(o, o) - 1.0)
+    t, _, _ = _nearest_root(_dot(d, d), _dot(o, d), _dot(o, o) - 1.0, near)
     return t
 
 
-def _hit_side(origin, direction, r, h):
+def _hit_side(origin, direction, r, h, near):
     """The infinite cylinder x² + y² = r² cut to |z| <= h: first valid t."""
     oxy, dxy = origin[..., :2], direction[..., :2]
-    _, near, far = _nearest_root(_dot(dxy, dxy), _dot(oxy, dxy), _dot(oxy, oxy) - r**2)
+    _, t_near, t_far = _nearest_root(_dot(dxy, dxy), _dot(oxy, dxy), _dot(oxy, oxy) - r**2, near)
     a = _dot(dxy, dxy)
     disc_ok = (_dot(oxy, dxy) ** 2 - a * (_dot(oxy, oxy) - r**2) >= 0.0) & (a > 0.0)
 
     def valid(t):
         z = origin[..., 2] + t * direction[..., 2]
-        return disc_ok & (t > 0.0) & (jnp.abs(z) <= h)
+        return disc_ok & (t > near) & (jnp.abs(z) <= h)
 
-    return jnp.where(valid(near), near, jnp.where(valid(far), far, INF))
+    return jnp.where(valid(t_near), t_near, INF)
 
 
-def hit_capsule(origin, direction, size):
+def hit_capsule(origin, direction, size, near=0.0):
     r, h = size[..., 0], size[..., 1]
-    t = _hit_side(origin, direction, r, h)
+    t = _hit_side(origin, direction, r, h, near)
     for sign in (-1.0, 1.0):
         centre = jnp.stack([jnp.zeros_like(h), jnp.zeros_like(h), sign * h], axis=-1)
         o = origin - centre
-        t_cap, _, _ = _nearest_root(_dot(direction, direction), _dot(o, direction), _dot(o, o) - r**2)
+        t_cap, _, _ = _nearest_root(_dot(direction, direction), _dot(o, direction), _dot(o, o) - r**2, near)
         t = jnp.minimum(t, t_cap)
     return t
 
 
-def hit_cylinder(origin, direction, size):
+def hit_cylinder(origin, direction, size, near=0.0):
     r, h = size[..., 0], size[..., 1]
-    t = _hit_side(origin, direction, r, h)
+    t = _hit_side(origin, direction, r, h, near)
     dz = direction[..., 2]
     safe_dz = jnp.where(dz == 0.0, 1.0, dz)
     for sign in (-1.0, 1.0):
         t_cap = (sign * h - origin[..., 2]) / safe_dz
         p = origin + t_cap[..., None] * direction
-        ok = (dz != 0.0) & (t_cap > 0.0) & (_dot(p[..., :2], p[..., :2]) <= r**2)
+        ok = (sign * dz < 0.0) & (t_cap > near) & (_dot(p[..., :2], p[..., :2]) <= r**2)
         t = jnp.minimum(t, jnp.where(ok, t_cap, INF))
     return t
 
 
-def hit_box(origin, direction, size):
+def hit_box(origin, direction, size, near=0.0):
     # Slab method: the ray is inside the box between the latest entry and earliest exit.
     safe = jnp.where(direction == 0.0, 1e-30, direction)
     t1 = (-size - origin) / safe
     t2 = (size - origin) / safe
     t_enter = jnp.max(jnp.minimum(t1, t2), axis=-1)
     t_exit = jnp.min(jnp.maximum(t1, t2), axis=-1)
-    ok = (t_exit >= t_enter) & (t_exit > 0.0)
-    return jnp.where(ok, jnp.where(t_enter > 0.0, t_enter, t_exit), INF)
+    return jnp.where((t_exit >= t_enter) & (t_enter > near), t_enter, INF)
 
 
 HIT = {

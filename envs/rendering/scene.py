@@ -52,7 +52,7 @@ class Scene:
     `geom_size`; rgb: [G, 3] colours in [0, 1]; checker: [G] checker cell size (0 for a
     plain surface; used on planes); light_dir: [3] direction the light travels (unit);
     far: [] depth reported where a ray hits nothing; kinds: static tuple of G MuJoCo geom
-    types (`raycast.PLANE`, ...).
+    types (`raycast.PLANE`, ...); near: [] near clipping depth.
     """
 
     pos: jax.Array
@@ -63,6 +63,8 @@ class Scene:
     light_dir: jax.Array
     far: jax.Array
     kinds: tuple[int, ...] = struct.field(pytree_node=False)
+    #: surfaces closer than this (along the view axis) are clipped, as by MuJoCo's znear
+    near: jax.Array | float = 0.0
 
 
 def cast(scene: Scene, origin: jax.Array, directions: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -78,7 +80,7 @@ def cast(scene: Scene, origin: jax.Array, directions: jax.Array) -> tuple[jax.Ar
         # Rays into each geom's frame: x_local = R^T (x_world - pos).
         o_local = jnp.einsum("gji,gj->gi", xmat, origin[None, :] - scene.pos[idx])
         d_local = jnp.einsum("gji,pj->pgi", xmat, directions)
-        ts.append(raycast.HIT[kind](o_local, d_local, scene.size[idx]))
+        ts.append(raycast.HIT[kind](o_local, d_local, scene.size[idx], scene.near))
         order.append(idx)
     t_all = jnp.concatenate(ts, axis=1)
     geom = jnp.asarray(np.concatenate(order))[jnp.argmin(t_all, axis=1)]
