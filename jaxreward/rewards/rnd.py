@@ -121,8 +121,14 @@ class RND(RewardModel):
 
     def error(self, state: RNDState, predictor: dict, next_obs: jax.Array) -> jax.Array:
         """next_obs: [..., D] raw -> squared prediction error [...]."""
+        x, target = self._inputs_and_targets(state, next_obs)
+        return self._error(predictor, x, target)
+
+    def _inputs_and_targets(self, state: RNDState, next_obs: jax.Array):
         x = state.obs_stats(next_obs, clip=self.cfg.obs_clip)
-        target = jax.lax.stop_gradient(self.target_net.apply(state.target, x))
+        return x, jax.lax.stop_gradient(self.target_net.apply(state.target, x))
+
+    def _error(self, predictor: dict, x: jax.Array, target: jax.Array) -> jax.Array:
         return jnp.sum((self.predictor_net.apply(predictor, x) - target) ** 2, axis=-1)
 
     def _normalised(self, state: RNDState, error: jax.Array):
@@ -146,16 +152,17 @@ class RND(RewardModel):
         # the next batch's bonus will see them (the reference's order).
         state = state.replace(obs_stats=state.obs_stats.update(batch.next_obs), return_filter=last, return_stats=return_stats)
 
-        x = batch.next_obs.reshape(-1, batch.next_obs.shape[-1])
+        # The target is fixed: its outputs are computed once per update, not per minibatch.
+        x, target = self._inputs_and_targets(state, batch.next_obs.reshape(-1, batch.next_obs.shape[-1]))
         n = x.shape[0]
         mb = max(1, round(n * cfg.update_proportion) // cfg.num_minibatches)
 
-        def loss_fn(predictor, xb):
-            return jnp.mean(self.error(state, predictor, xb))
+        def loss_fn(predictor, xb, tb):
+            return jnp.mean(self._error(predictor, xb, tb))
 
         def minibatch_step(carry, idx):
             predictor, opt_state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(predictor, x[idx])
+            loss, grads = jax.value_and_grad(loss_fn)(predictor, x[idx], target[idx])
             updates, opt_state = self.optimizer.update(grads, opt_state, predictor)
             return (optax.apply_updates(predictor, updates), opt_state), loss
 
