@@ -5,7 +5,9 @@ models other than the humanoid get a small random pose perturbation so that the 
 not the model's rest pose). The humanoid is also shown standing and kneeling, the pose pair
 a vision reward must tell apart. `gallery.png` tiles all frames with their names.
 
-Options: `--out DIR` (default docs/frames), `--size N`, `--only NAME [NAME ...]`.
+Options: `--out DIR` (default docs/frames), `--size N`, `--only NAME [NAME ...]`. Frames
+already in `--out` are kept (delete them to redraw); environments on the same MuJoCo model
+share one compiled renderer.
 """
 
 from __future__ import annotations
@@ -64,24 +66,54 @@ def example_state(env, name: str) -> envs.State:
     return state
 
 
-def frames(names: list[str], size: int) -> dict[str, np.ndarray]:
-    out = {}
+def model_key(base) -> bytes:
+    """Identifies a MuJoCo model's look: environments that differ only in task or reward
+    (sparse variants, dmc tasks on one model) share one compiled renderer."""
+    m = base.mj_model
+    return b"".join(np.ascontiguousarray(a).tobytes() for a in (m.geom_type, m.geom_size, m.geom_rgba, m.body_pos,
+                                                                 m.cam_pos, m.site_size, m.qpos0))  # fmt: skip
+
+
+def frames(names: list[str], size: int, out: str | None = None) -> dict[str, np.ndarray]:
+    """{label: uint8 [size, size, 3]}; with `out`, each frame is saved as soon as it is drawn
+    and environments whose frame already exists there are read back instead."""
+    from envs.rendering.mjx_scene import forward_positions
+    from envs.rendering.scene import render
+
+    compiled = {}
+    images = {}
     for name in names:
-        env = envs.make(name)
-        render = jax.jit(lambda s: env.render(s, height=size, width=size))
-        try:
-            states = humanoid_poses(env) if name == "humanoid" else {name: example_state(env, name)}
-        except NotImplementedError as err:
-            print(f"{name}: skipped ({err})")
+        labels = ["humanoid_standing", "humanoid_kneeling"] if name == "humanoid" else [name]
+        paths = {label: os.path.join(out, label.replace("/", "_") + ".png") for label in labels} if out else {}
+        if paths and all(os.path.exists(p) for p in paths.values()):
+            images.update({label: np.asarray(Image.open(p).convert("RGB")) for label, p in paths.items()})
             continue
+        env = envs.make(name)
+        base = env.unwrapped
+        states = humanoid_poses(env) if name == "humanoid" else {name: example_state(env, name)}
         for label, state in states.items():
             try:
-                out[label] = np.asarray(render(state))
+                if hasattr(base, "model_view"):
+                    key = model_key(base)
+                    if key not in compiled:
+                        view = base.model_view
+
+                        def draw(data, base=base, view=view):
+                            data = forward_positions(base.mjx_model, data, view.needs_com)
+                            return render(view.scene(data), view.camera(data, None), size, size)[0]
+
+                        compiled[key] = jax.jit(draw)
+                    image = np.asarray(compiled[key](base.render_data(state.pipeline_state)))
+                else:
+                    image = np.asarray(jax.jit(lambda s: env.render(s, height=size, width=size))(state))
             except NotImplementedError as err:
                 print(f"{label}: skipped ({err})")
                 break
+            images[label] = image
+            if out:
+                Image.fromarray(image).save(paths[label])
             print(label, flush=True)
-    return out
+    return images
 
 
 def tile(images: dict[str, np.ndarray], columns: int = 8) -> Image.Image:
@@ -105,9 +137,7 @@ def main(argv=None) -> None:
     parser.add_argument("--only", nargs="*", default=None)
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    images = frames(args.only or envs.names(), args.size)
-    for name, image in images.items():
-        Image.fromarray(image).save(os.path.join(args.out, name.replace("/", "_") + ".png"))
+    images = frames(args.only or envs.names(), args.size, args.out)
     if not args.only:
         tile(images).save(os.path.join(args.out, "gallery.png"))
 

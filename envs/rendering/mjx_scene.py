@@ -70,12 +70,6 @@ class ModelView:
         self.cam_fovy = model.cam_fovy.astype(np.float32)
         self.free = (model.stat.center.copy(), 1.5 * model.stat.extent, model.vis.global_.azimuth,
                      model.vis.global_.elevation, model.vis.global_.fovy)  # fmt: skip
-        # MJX's kinematics leaves the poses of geoms and sites on the world body at zero
-        # (they never move); take them from the model instead.
-        self.static = np.concatenate([model.geom_bodyid[self.geom_ids], model.site_bodyid[self.site_ids]]) == 0
-        quats = np.concatenate([model.geom_quat[self.geom_ids], model.site_quat[self.site_ids]])
-        self.static_pos = np.concatenate([model.geom_pos[self.geom_ids], model.site_pos[self.site_ids]]).astype(np.float32)
-        self.static_xmat = np.stack([_quat_to_mat(q) for q in quats]).astype(np.float32).reshape(-1, 3, 3)
         modes = set(int(m) for m in model.cam_mode)
         self.needs_com = bool(modes & {int(mujoco.mjtCamLight.mjCAMLIGHT_TRACKCOM),
                                        int(mujoco.mjtCamLight.mjCAMLIGHT_TARGETBODYCOM)})  # fmt: skip
@@ -94,11 +88,9 @@ class ModelView:
 
     def scene(self, data: mjx.Data) -> Scene:
         """The geoms and sites at `data`'s pose (their xpos / xmat must be current)."""
-        pos = jnp.concatenate([data.geom_xpos[self.geom_ids], data.site_xpos[self.site_ids]])
-        xmat = jnp.concatenate([data.geom_xmat[self.geom_ids], data.site_xmat[self.site_ids]])
         return Scene(
-            pos=jnp.where(self.static[:, None], self.static_pos, pos),
-            xmat=jnp.where(self.static[:, None, None], self.static_xmat, xmat),
+            pos=jnp.concatenate([data.geom_xpos[self.geom_ids], data.site_xpos[self.site_ids]]),
+            xmat=jnp.concatenate([data.geom_xmat[self.geom_ids], data.site_xmat[self.site_ids]]),
             size=jnp.asarray(self.size),
             rgb=jnp.asarray(self.rgb),
             checker=jnp.asarray(self.checker),
@@ -133,12 +125,6 @@ class ModelView:
             lookat, distance, azimuth, elevation, fovy = self.free
             return orbit(lookat, distance, azimuth, elevation, fovy)
         return Camera(data.cam_xpos[index], data.cam_xmat[index], jnp.asarray(self.cam_fovy[index]))
-
-
-def _quat_to_mat(quat: np.ndarray) -> np.ndarray:
-    mat = np.zeros(9)
-    mujoco.mju_quat2Mat(mat, np.asarray(quat, np.float64))
-    return mat.reshape(3, 3)
 
 
 def forward_positions(model: mjx.Model, data: mjx.Data, needs_com: bool) -> mjx.Data:
