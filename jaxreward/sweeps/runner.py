@@ -150,7 +150,9 @@ def run_sweep(
             sizes = _chunk_sizes(len(states), max_parallel_runs or len(states))
             compiled = None
             if max_parallel_runs is None:
+                t0 = time.perf_counter()
                 sizes, compiled = _fit_memory(group, states, say, gi)
+                compile_s += time.perf_counter() - t0  # the chunk reuses this executable
             start = 0
             for ci, size in enumerate(sizes):
                 runs = group.runs[start : start + size]
