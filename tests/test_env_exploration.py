@@ -400,3 +400,32 @@ def test_cartpole_swingup_rail_end_stops_the_cart():
     out = step(state, jnp.ones(1))
     assert float(out.obs[0]) == pytest.approx(2.4)
     assert float(out.obs[3]) == 0.0
+
+
+# ---- ant maze -------------------------------------------------------------------------
+
+
+def test_ant_maze_sparse_reward_is_zero_for_random_motion_and_one_at_the_goal():
+    """Random torques for 100 steps (5 s) in 4 envs never pay; the same program started with
+    the torso on the goal pays 1 and reports success from the first step."""
+    env = envs.make("ant_maze", time_limit=False)
+    steps, batch = 100, 4
+
+    @jax.jit
+    def run(state, actions):
+        def step(s, a):
+            s = jax.vmap(env.step)(s, a)
+            return s, (s.reward, s.metrics["success"])
+
+        return jax.lax.scan(step, state, actions)[1]
+
+    start = jax.vmap(env.reset)(jax.random.split(jax.random.PRNGKey(0), batch))
+    random_actions = jax.random.uniform(jax.random.PRNGKey(1), (steps, batch, env.action_size), minval=-1, maxval=1)
+    reward, success = run(start, random_actions)
+    assert float(jnp.sum(reward)) == 0.0 and float(jnp.sum(success)) == 0.0
+
+    goal = jnp.asarray(env.unwrapped.goal, jnp.float32)
+    at_goal = start.replace(pipeline_state=start.pipeline_state.replace(qpos=start.pipeline_state.qpos.at[:, :2].set(goal)))
+    reward, success = run(at_goal, jnp.zeros_like(random_actions))
+    np.testing.assert_array_equal(np.asarray(reward[0]), 1.0)
+    np.testing.assert_array_equal(np.asarray(success[0]), 1.0)
