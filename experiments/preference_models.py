@@ -33,7 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxreward.rewards.preference import tabular, teachers
+from jaxreward import tabular
+from jaxreward.rewards.preference import teachers
 from jaxreward.rewards.preference.model import bradley_terry_loss
 
 SCALES = {

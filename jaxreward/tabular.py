@@ -1,15 +1,20 @@
-"""Small tabular tasks with exact optimal values, for the regret preference model.
+"""Small tabular MDPs with exact values: the shared toolkit for experiments that need ground truth.
 
-Knox, Hatgis-Kessell, Adalgeirsson, Booth, Dragan, Stone, Niekum, "Models of human
-preference for learning reward functions" (TMLR 2024): people's preferences are better
-explained by the *regret* of a segment — here Σ_t A*(s_t, a_t), the sum of optimal
-advantages — than by its partial return Σ_t r_t, and a reward is identifiable from
-regret preferences where partial-return preferences leave it ambiguous.
+Two kinds of MDP, both pytrees of arrays so that thousands of them are one `vmap`:
 
-Regret needs A* = Q* − V*, exact only where the MDP is small and known: a deterministic
-gridworld, solved by value iteration (a fixed number of Bellman backups, so it is
-differentiable in the reward and a learner can fit a reward *through* the regret model).
-Everything is a pure function of arrays, so many random worlds are one `vmap`.
+- `TabularMDP`: deterministic, `next_state [S, A]`, reward `[S, A]`; a fixed number of
+  Bellman backups (`q_values`), differentiable in the reward. Used by the regret teacher:
+  Knox, Hatgis-Kessell, Adalgeirsson, Booth, Dragan, Stone, Niekum, "Models of human
+  preference for learning reward functions" (TMLR 2024) explain preferences by the regret
+  Σ_t A*(s_t, a_t) of a segment, which needs A* = Q* − V* exactly.
+- `MDP`: stochastic, `transition [S, A, S]`, an initial distribution, rewards kept apart as
+  `[S, A, S]` arrays R(s, a, s'), so one MDP is scored under many rewards. Exact policy
+  evaluation by a linear solve, optimal values by value iteration. Used by the reward
+  distances (`jaxreward.evaluation`) and the Goodhart / distance-vs-regret experiments.
+
+Random MDPs follow the STARC paper's test bed in spirit (Skalse et al., "STARC: A General
+Framework For Quantifying Differences Between Reward Functions", ICLR 2024): random
+transition kernels with a few successors per (s, a), and random rewards.
 """
 
 from __future__ import annotations
@@ -102,3 +107,113 @@ def random_segments(rng: jax.Array, mdp: TabularMDP, num: int, length: int) -> t
 
     _, states = jax.lax.scan(step, start, actions.T)
     return states.T, actions
+
+
+# ---- stochastic MDPs with rewards R(s, a, s') ------------------------------------------------
+@struct.dataclass
+class MDP:
+    """transition [S, A, S] (rows sum to 1), initial [S], discount []."""
+
+    transition: jax.Array
+    initial: jax.Array
+    discount: jax.Array
+
+    @property
+    def num_states(self) -> int:
+        return self.transition.shape[0]
+
+    @property
+    def num_actions(self) -> int:
+        return self.transition.shape[1]
+
+
+def from_deterministic(mdp: TabularMDP) -> MDP:
+    """The stochastic form of a deterministic MDP (one-hot transitions, uniform start)."""
+    S = mdp.num_states
+    return MDP(jax.nn.one_hot(mdp.next_state, S), jnp.full((S,), 1.0 / S), mdp.discount)
+
+
+def random_mdp(rng: jax.Array, num_states: int, num_actions: int, discount: float = 0.9,
+               successors: int = 3) -> MDP:
+    """A random MDP: each (s, a) leads to `successors` random states with Dirichlet(1)
+    probabilities (sparse kernels make policies matter more than dense ones do); uniform start."""
+    k_succ, k_prob = jax.random.split(rng)
+    S, A = num_states, num_actions
+    # `successors` distinct states per (s, a): the first ones of a random permutation.
+    succ = jnp.argsort(jax.random.uniform(k_succ, (S, A, S)), axis=-1)[..., :successors]
+    # Dirichlet(1) as normalised exponentials: jax.random.dirichlet's gamma sampler takes
+    # seconds to compile, this takes none.
+    expo = jax.random.exponential(k_prob, (S, A, successors))
+    prob = expo / expo.sum(-1, keepdims=True)
+    transition = (jax.nn.one_hot(succ, S) * prob[..., None]).sum(-2)
+    return MDP(transition, jnp.full((S,), 1.0 / S), jnp.asarray(discount, jnp.float32))
+
+
+def gridworld(size: int, discount: float = 0.9, slip: float = 0.0) -> MDP:
+    """A size×size grid with moves up/down/left/right/stay; with probability `slip` the
+    move is replaced by a uniformly random one."""
+    nxt = jax.nn.one_hot(gridworld_transitions(size), size * size)  # [S, 5, S]
+    transition = (1.0 - slip) * nxt + slip * nxt.mean(1, keepdims=True)
+    S = size * size
+    return MDP(transition, jnp.full((S,), 1.0 / S), jnp.asarray(discount, jnp.float32))
+
+
+def random_reward(rng: jax.Array, mdp: MDP) -> jax.Array:
+    """[S, A, S] standard normal rewards."""
+    return jax.random.normal(rng, mdp.transition.shape)
+
+
+def expected_reward(mdp: MDP, reward: jax.Array) -> jax.Array:
+    """[S, A] E_{S'~T(s, a)}[R(s, a, S')]."""
+    return (mdp.transition * reward).sum(-1)
+
+
+def value_iteration(mdp: MDP, reward: jax.Array, iterations: int = 200) -> jax.Array:
+    """[S, A] Q* of `reward` [S, A, S] after `iterations` backups (error ≤ γ^iterations·max|Q*|)."""
+    r = expected_reward(mdp, reward)
+
+    def backup(q, _):
+        return r + mdp.discount * mdp.transition @ q.max(-1), None
+
+    q, _ = jax.lax.scan(backup, jnp.zeros_like(r), None, length=iterations)
+    return q
+
+
+def greedy_policy(q: jax.Array) -> jax.Array:
+    """[S, A] deterministic policy (one-hot) greedy in q [S, A]; ties go to the first action."""
+    return jax.nn.one_hot(q.argmax(-1), q.shape[-1])
+
+
+def uniform_policy(mdp: MDP) -> jax.Array:
+    return jnp.full((mdp.num_states, mdp.num_actions), 1.0 / mdp.num_actions)
+
+
+def policy_evaluation(mdp: MDP, reward: jax.Array, policy: jax.Array) -> jax.Array:
+    """[S] exact V^π of `reward` [S, A, S] for a stochastic policy [S, A]: (I − γP_π)⁻¹ r_π."""
+    r_pi = (policy * expected_reward(mdp, reward)).sum(-1)
+    p_pi = jnp.einsum("sa,sat->st", policy, mdp.transition)
+    return jnp.linalg.solve(jnp.eye(mdp.num_states) - mdp.discount * p_pi, r_pi)
+
+
+def policy_return(mdp: MDP, reward: jax.Array, policy: jax.Array) -> jax.Array:
+    """[] J(π) = E_{s0~initial}[V^π(s0)]."""
+    return mdp.initial @ policy_evaluation(mdp, reward, policy)
+
+
+def occupancy(mdp: MDP, policy: jax.Array) -> jax.Array:
+    """[S, A] discounted state-action occupancy Σ_t γ^t P(s_t = s, a_t = a), so that
+    J(π) = Σ occupancy · E[R(s, a, S')]."""
+    p_pi = jnp.einsum("sa,sat->st", policy, mdp.transition)
+    d = jnp.linalg.solve((jnp.eye(mdp.num_states) - mdp.discount * p_pi).T, mdp.initial)
+    return d[:, None] * policy
+
+
+def softmax_policy(q: jax.Array, beta: jax.Array | float) -> jax.Array:
+    """[S, A] Boltzmann policy ∝ exp(β·q): β is the optimisation pressure (0: uniform)."""
+    return jax.nn.softmax(beta * q, axis=-1)
+
+
+def regret(mdp: MDP, reward: jax.Array, policy: jax.Array, iterations: int = 200) -> jax.Array:
+    """[] J_R(π*_R) − J_R(π) ≥ 0: how much return under `reward` the policy leaves behind."""
+    best = policy_return(mdp, reward, greedy_policy(value_iteration(mdp, reward, iterations)))
+    return best - policy_return(mdp, reward, policy)

@@ -303,6 +303,9 @@ def test_relabel_all_gives_stored_rewards_the_updated_models_values():
     initial = trainer.init(trainer.seed_keys()[0]).reward
     assert not np.allclose(np.asarray(trainer._score(initial, state.buffer.data))[:size], stored, atol=1e-3)
     assert np.asarray(metrics["reward_model/preference/queries"])[0, -1] == 60
+    # The buffer is re-scored only after the updates that refitted the model.
+    relabelled = np.asarray(metrics["sac/relabelled"])[0]
+    assert relabelled.sum() == int(pref_state.sessions) < cfg.num_iterations
 
 
 def _final_gold(tmp_path, **overrides):
@@ -329,7 +332,7 @@ def test_ppo_on_oracle_preferences_reaches_80_percent_of_gold(tmp_path):
 
 # ---- tabular values and the regret-model experiment -------------------------------------------
 def test_value_iteration_is_exact_on_a_two_by_two_grid():
-    from jaxreward.rewards.preference import tabular
+    from jaxreward import tabular
 
     nxt = tabular.gridworld_transitions(2)
     reward = (nxt == 3).astype(jnp.float32)  # +1 for entering (or staying in) the corner cell 3

@@ -7,7 +7,6 @@
 - `labels_file`: preferences written by a person (segments file + JSON-lines labels file).
 - `entropy`: PEBBLE's kNN state-entropy bonus for unsupervised pre-training.
 - `reward`: the registered `preference` reward model that runs the loop in the training step.
-- `tabular`: exact values of small tabular tasks, for the regret teacher's experiments.
 """
 
 from jaxreward.rewards.preference.reward import PreferenceConfig, PreferenceReward, PreferenceState

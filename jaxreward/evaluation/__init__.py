@@ -1,0 +1,1 @@
+"""Reward evaluation: distances between reward functions (EPIC, DARD, STARC), exact and sampled."""

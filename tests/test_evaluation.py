@@ -1,0 +1,171 @@
+"""Reward distances (EPIC, DARD, STARC), the tabular toolkit, reward transforms, eval-reward."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxreward import tabular
+from jaxreward.evaluation import distances
+
+S, A, GAMMA = 4, 3, 0.9
+
+
+@pytest.fixture(scope="module")
+def world():
+    """One random MDP, two rewards, a shaped-and-scaled copy, and every quantity the tests
+    check, computed in one compiled program (compiling is most of the cost on a CPU)."""
+    return jax.tree.map(np.asarray, jax.jit(_world)())
+
+
+def _world():
+    k_mdp, k_r1, k_r2, k_phi, k_noise = jax.random.split(jax.random.PRNGKey(0), 5)
+    mdp = tabular.random_mdp(k_mdp, S, A, GAMMA)
+    r1 = tabular.random_reward(k_r1, mdp)
+    r2 = tabular.random_reward(k_r2, mdp)
+    phi = jax.random.normal(k_phi, (S,)) * 3.0
+    shaped = 2.5 * (r1 + GAMMA * phi[None, None, :] - phi[:, None, None])
+    # Moving reward between successors of the same (s, a) changes no policy's return.
+    noise = jax.random.normal(k_noise, r1.shape)
+    redistributed = r1 + noise - (mdp.transition * noise).sum(-1, keepdims=True)
+    dyn = distances.dynamics_coverage(mdp)
+    q = tabular.value_iteration(mdp, r1, iterations=400)
+    soft = tabular.softmax_policy(q, 0.7)
+    return dict(
+        transition=mdp.transition, r1=r1, r2=r2,
+        epic_canonical=distances.epic_canonical(r1, GAMMA),
+        epic_r1_r2=distances.epic(r1, r2, GAMMA), epic_same=distances.epic(r1, r1, GAMMA),
+        epic_shaped=distances.epic(r1, shaped, GAMMA), epic_negated=distances.epic(r1, -r1, GAMMA),
+        epic_shaped_dynamics=distances.epic(r1, shaped, GAMMA, coverage=dyn), dynamics_coverage=dyn,
+        dard_canonical=distances.dard_canonical(r1, mdp), dard_r1_r2=distances.dard(r1, r2, mdp),
+        dard_same=distances.dard(r1, r1, mdp), dard_shaped=distances.dard(r1, shaped, mdp),
+        starc_shaped=distances.starc(r1, shaped, mdp), starc_redistributed=distances.starc(r1, redistributed, mdp),
+        starc_r1_r2=distances.starc(r1, r2, mdp), starc_negated=distances.starc(r1, -r1, mdp),
+        q=q, v_greedy=tabular.policy_evaluation(mdp, r1, tabular.greedy_policy(q)),
+        occupancy=tabular.occupancy(mdp, soft), expected_reward=tabular.expected_reward(mdp, r1),
+        return_soft=tabular.policy_return(mdp, r1, soft), regret_soft=tabular.regret(mdp, r1, soft),
+    )
+
+
+# ---- brute force, loop by loop, in NumPy ---------------------------------------------------
+def _pearson_distance(x, y, w):
+    x, y, w = np.ravel(x), np.ravel(y), np.ravel(w) / np.sum(w)
+    mx, my = np.sum(w * x), np.sum(w * y)
+    rho = np.sum(w * (x - mx) * (y - my)) / np.sqrt(np.sum(w * (x - mx) ** 2) * np.sum(w * (y - my) ** 2))
+    return np.sqrt((1 - rho) / 2)
+
+
+def _epic_brute(r, gamma):
+    r = np.asarray(r, np.float64)
+    n_s, n_a, _ = r.shape
+    ps, pa = np.full(n_s, 1 / n_s), np.full(n_a, 1 / n_a)
+    c = np.zeros_like(r)
+    for s, a, s2 in itertools.product(range(n_s), range(n_a), range(n_s)):
+        e = 0.0
+        for x, b, y in itertools.product(range(n_s), range(n_a), range(n_s)):  # S, A, S'
+            e += ps[x] * pa[b] * ps[y] * (gamma * r[s2, b, y] - r[s, b, y] - gamma * r[x, b, y])
+        c[s, a, s2] = r[s, a, s2] + e
+    return c
+
+
+def _dard_brute(r, t, gamma):
+    r, t = np.asarray(r, np.float64), np.asarray(t, np.float64)
+    n_s, n_a, _ = r.shape
+    pa = np.full(n_a, 1 / n_a)
+    c = np.zeros_like(r)
+    for s, a, s2 in itertools.product(range(n_s), range(n_a), range(n_s)):
+        e = 0.0
+        for b in range(n_a):
+            for y in range(n_s):
+                e += pa[b] * t[s2, b, y] * gamma * r[s2, b, y]  # γR(s', A, S''), S'' ~ T(s', A)
+                e -= pa[b] * t[s, b, y] * r[s, b, y]  # R(s, A, S'), S' ~ T(s, A)
+        for b1, b2, b3 in itertools.product(range(n_a), repeat=3):  # independent actions
+            for u, v in itertools.product(range(n_s), repeat=2):
+                e -= gamma * pa[b1] * pa[b2] * pa[b3] * t[s, b1, u] * t[s2, b3, v] * r[u, b2, v]
+        c[s, a, s2] = r[s, a, s2] + e
+    return c
+
+
+def test_epic_matches_brute_force_and_is_invariant(world):
+    w = world
+    brute1 = _epic_brute(w["r1"], GAMMA)
+    np.testing.assert_allclose(w["epic_canonical"], brute1, atol=1e-5)
+    expected = _pearson_distance(brute1, _epic_brute(w["r2"], GAMMA), np.ones((S, A, S)))
+    assert float(w["epic_r1_r2"]) == pytest.approx(expected, abs=1e-5)
+    assert expected > 0.2  # independent random rewards are far apart
+    assert w["epic_same"] < 1e-3
+    assert w["epic_shaped"] < 1e-3
+    assert float(w["epic_negated"]) == pytest.approx(1.0, abs=1e-5)
+    # Invariance holds under any coverage distribution, e.g. transitions that can happen.
+    assert w["epic_shaped_dynamics"] < 1e-3
+
+
+def test_dard_matches_brute_force_and_is_invariant(world):
+    w = world
+    brute1 = _dard_brute(w["r1"], w["transition"], GAMMA)
+    np.testing.assert_allclose(w["dard_canonical"], brute1, atol=1e-5)
+    expected = _pearson_distance(brute1, _dard_brute(w["r2"], w["transition"], GAMMA), w["dynamics_coverage"])
+    assert float(w["dard_r1_r2"]) == pytest.approx(expected, abs=1e-5)
+    assert w["dard_same"] < 1e-3
+    assert w["dard_shaped"] < 1e-3
+
+
+def test_starc_is_zero_exactly_on_policy_equivalent_rewards(world):
+    w = world
+    assert w["starc_shaped"] < 1e-4
+    assert w["starc_redistributed"] < 1e-4
+    assert w["starc_r1_r2"] > 0.2
+    assert float(w["starc_negated"]) == pytest.approx(2.0, abs=1e-4)
+
+
+def test_starc_regret_bound_holds_on_random_mdps():
+    """Soundness: the optimum of R₁, and R₁'s preferred policy of any pair, lose at most the
+    bound under R₂ — over 64 random MDPs, for independent rewards and for perturbed copies."""
+
+    def one(key):
+        k_mdp, k_r, k_noise, k_eps, k_pi = jax.random.split(key, 5)
+        mdp = tabular.random_mdp(k_mdp, 5, 3, 0.8)
+        r2 = tabular.random_reward(k_r, mdp)
+        eps = jax.random.uniform(k_eps, (), minval=0.0, maxval=2.0)
+        r1 = r2 + eps * tabular.random_reward(k_noise, mdp)  # distances from ~0 to large
+        bound = distances.starc_regret_bound(r1, r2, mdp)
+        pi1 = tabular.greedy_policy(tabular.value_iteration(mdp, r1, iterations=100))  # γ^100 ~ 2e-10
+        regret_opt = tabular.regret(mdp, r2, pi1, iterations=100)
+        # A pair of random policies, ordered by R₁: R₂'s loss from following that order.
+        pis = jax.nn.softmax(3.0 * jax.random.normal(k_pi, (2, 5, 3)), -1)
+        j1 = jax.vmap(lambda p: tabular.policy_return(mdp, r1, p))(pis)
+        j2 = jax.vmap(lambda p: tabular.policy_return(mdp, r2, p))(pis)
+        pair_loss = jnp.where(j1[0] >= j1[1], j2[1] - j2[0], j2[0] - j2[1])
+        return regret_opt, pair_loss, bound, distances.starc(r1, r2, mdp)
+
+    regret_opt, pair_loss, bound, d = map(np.asarray, jax.jit(jax.vmap(one))(jax.random.split(jax.random.PRNGKey(1), 64)))
+    assert np.all(regret_opt >= -1e-4)
+    assert np.all(regret_opt <= bound + 1e-4)
+    assert np.all(pair_loss <= bound + 1e-4)
+    assert d.min() < 0.1 and d.max() > 0.5  # the sweep spans near and far pairs
+    assert np.any(regret_opt > 1e-3)  # and some pairs do lose return
+
+
+# ---- the tabular toolkit -------------------------------------------------------------------
+def test_exact_policy_evaluation_agrees_with_value_iteration_and_occupancy(world):
+    w = world
+    np.testing.assert_allclose(w["v_greedy"], w["q"].max(-1), rtol=1e-4, atol=1e-4)
+    assert float(w["occupancy"].sum()) == pytest.approx(1 / (1 - GAMMA), rel=1e-4)
+    assert float((w["occupancy"] * w["expected_reward"]).sum()) == pytest.approx(float(w["return_soft"]), rel=1e-4)
+    assert w["regret_soft"] > 0.0
+
+
+def test_stochastic_form_of_a_deterministic_gridworld_has_the_same_values():
+    @jax.jit
+    def both():
+        det = tabular.random_gridworld(jax.random.PRNGKey(3), size=3)
+        reward = jnp.broadcast_to(det.reward[:, :, None], (9, 5, 9))
+        return tabular.value_iteration(tabular.from_deterministic(det), reward, 300), tabular.q_values(det, iterations=300)
+
+    q_stochastic, q_deterministic = both()
+    np.testing.assert_allclose(q_stochastic, q_deterministic, atol=1e-4)
+    slippery = tabular.gridworld(3, slip=0.2)
+    np.testing.assert_allclose(slippery.transition.sum(-1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(tabular.random_mdp(jax.random.PRNGKey(4), 6, 2).transition.sum(-1), 1.0, atol=1e-6)
