@@ -68,10 +68,13 @@ def test_image_embeddings_match_reference(loaded):
     assert np.max(np.abs(ours - ref["image_embeds"])) < 1e-4
 
 
-def test_bfloat16_tower_stays_close(loaded):
-    clip, ref = loaded
+def test_bfloat16_tower_stays_close():
+    # One layout only: the towers are the same module, and bf16 compiles slowly on CPU.
+    clip = load_clip(LAYOUTS["huggingface"])
+    ref = dict(np.load(LAYOUTS["huggingface"] / "reference.npz"))
     model = CLIP(clip.config, dtype=jnp.bfloat16)
-    ours = np.asarray(model.apply({"params": clip.params}, jnp.asarray(ref["images"]), method=model.encode_image))
+    encode = jax.jit(lambda p, x: model.apply({"params": p}, x, method=model.encode_image))
+    ours = np.asarray(encode(clip.params, jnp.asarray(ref["images"])))
     cos = np.sum(ours * ref["image_embeds"], -1) / np.linalg.norm(ours, axis=-1) / np.linalg.norm(ref["image_embeds"], axis=-1)
     assert ours.dtype == np.float32 and np.all(cos > 0.99)
 
