@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 from flax import struct
 
 
@@ -78,6 +79,12 @@ class RewardModel:
 
     def update(self, state: Any, batch: TransitionBatch, rng: jax.Array) -> tuple[Any, dict]:
         return state, {}
+
+    def changed(self, old: Any, new: Any) -> jax.Array:
+        """[] bool: whether `reward` may score a stored transition differently under `new`
+        (the state after `update`) than under `old`. SAC's `relabel=all` re-scores its
+        buffer only then. Conservative default: every update of a learned model counts."""
+        return jnp.asarray(self.learned)
 
     def observe(self, state: Any, batch: TransitionBatch) -> Any:
         """Absorbs warm-up transitions of a random policy (statistics only, no learning)."""

@@ -132,6 +132,13 @@ class Composite(RewardModel):
                 extrinsic = extrinsic + weighted
         return extrinsic, intrinsic, info
 
+    def changed(self, old: CompositeState, new: CompositeState) -> jax.Array:
+        out = jnp.asarray(False)
+        for i, (term, model) in enumerate(zip(self.terms, self.models)):
+            # A normalised term moves with its running statistics at every update.
+            out = out | (term.norm != "none") | model.changed(old.terms[i], new.terms[i])
+        return out
+
     def observe(self, state: CompositeState, batch: TransitionBatch) -> CompositeState:
         terms = tuple(m.observe(s, batch) for m, s in zip(self.models, state.terms))
         return state.replace(terms=terms)

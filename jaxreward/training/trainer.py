@@ -32,12 +32,12 @@ from jaxreward.agents.sac import SAC
 from jaxreward.nets.normalizer import Normalizer
 from jaxreward.rewards.base import RewardSpec, TransitionBatch
 from jaxreward.rewards.registry import make_composite
+from jaxreward.runs import RUNS_AXIS, any_run
 from jaxreward.training.config import TrainConfig
 from jaxreward.training.rollout import EpisodeStats, account_episodes, rollout
 
 #: Name of the vmapped axis of runs (seeds x sweep variants) in `Trainer.chunk_fn`; the
 #: env's auto-reset reduces its "any env finished" predicate over it (see envs.AutoReset).
-RUNS_AXIS = "runs"
 
 
 @struct.dataclass
@@ -225,9 +225,18 @@ class Trainer:
             "done": batch.done, "truncation": batch.truncation, "metrics": dict(batch.metrics), "reward": proxy,
         }
         buffer = replay.add(ts.buffer, jax.tree.map(flat, items))
+        relabel_metrics = {}
         if self.relabel == "all":
-            # PEBBLE: the whole buffer re-scored by the reward model just updated.
-            buffer = buffer.replace(data=dict(buffer.data, reward=self._score(reward_state, buffer.data)))
+            # PEBBLE: the whole buffer re-scored by the reward model just updated — only on
+            # iterations where the update changed the model (for preference rewards, the
+            # feedback sessions), since re-scoring costs a pass over the whole buffer.
+            due = self.reward_model.changed(ts.reward, reward_state)
+
+            def relabel(data):
+                return dict(data, reward=jnp.where(due, self._score(reward_state, data), data["reward"]))
+
+            buffer = buffer.replace(data=jax.lax.cond(any_run(due), relabel, lambda d: d, buffer.data))
+            relabel_metrics["sac/relabelled"] = due.astype(jnp.float32)
 
         def grad_step(agent_state, key):
             k_sample, k_update = jax.random.split(key)
@@ -256,6 +265,7 @@ class Trainer:
             agent_state = jax.tree.map(lambda f, a: jnp.where(crossing, f, a), fresh, agent_state)
         metrics = jax.tree.map(jnp.mean, metrics)
         metrics["sac/buffer_size"] = buffer.size.astype(jnp.float32)
+        metrics |= relabel_metrics
         return agent_state, buffer, metrics
 
     # ---- compiled, vmapped over seeds ---------------------------------------------------

@@ -41,28 +41,10 @@ from jaxreward.rewards.preference import queries, teachers
 from jaxreward.rewards.preference.entropy import knn_distance
 from jaxreward.rewards.preference.model import AGGREGATIONS, OUTPUT_ACTIVATIONS, RewardEnsemble, aggregate, bradley_terry_loss
 from jaxreward.rewards.preference.segments import PairBuffer, SegmentWindow
+from jaxreward.runs import any_run
 
 #: Most memory entries the entropy bonus compares against (the cost is batch × memory).
 ENTROPY_MEMORY = 1024
-#: The name `training/trainer.py` gives its vmapped axis of runs (seeds × variants).
-RUNS_AXIS = "runs"
-
-
-def _due_in_any_run(due: jax.Array) -> jax.Array:
-    """`due` reduced over the trainer's vmapped runs axis when there is one.
-
-    Under `vmap`, a `lax.cond` whose predicate is batched becomes a `select` that computes
-    the feedback session at every iteration. Feedback sessions fall on the same iterations
-    in every run, so an unbatched "any run is due" predicate keeps the cond a real branch;
-    each run still applies the session only where its own `due` holds. Outside such a vmap
-    (tests, a plain `jit`) the axis is unbound and `due` is used as it is.
-    """
-    try:
-        return jax.lax.psum(due.astype(jnp.int32), RUNS_AXIS) > 0
-    except NameError:
-        return due
-
-
 @dataclass(frozen=True)
 class PreferenceConfig:
     """Settings of the `preference` reward. Defaults follow PEBBLE where the CPU allows."""
@@ -249,7 +231,7 @@ class PreferenceReward(RewardModel):
             new = self._session(s, key)
             return jax.tree.map(lambda a, b: jnp.where(due, a, b), new, s)
 
-        state = jax.lax.cond(_due_in_any_run(due), session_where_due, lambda s, k: s, state, k_session)
+        state = jax.lax.cond(any_run(due), session_where_due, lambda s, k: s, state, k_session)
 
         metrics = {
             "loss": state.last_loss,
@@ -259,6 +241,12 @@ class PreferenceReward(RewardModel):
             "pairs": state.pairs.size.astype(jnp.float32),
         }
         return state.replace(updates=state.updates + 1), metrics
+
+    def changed(self, old: PreferenceState, new: PreferenceState) -> jax.Array:
+        # The ensemble moves only in feedback sessions; before the first one the reward is
+        # the entropy bonus, which moves with the segment window every update.
+        pretraining = (self.cfg.pretrain_iterations > 0) & (new.sessions == 0)
+        return (new.sessions != old.sessions) | pretraining
 
     # ---- pieces -------------------------------------------------------------------
     def _session(self, state: PreferenceState, rng: jax.Array) -> PreferenceState:
