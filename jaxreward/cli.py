@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     from jaxreward.video import add_parser as _add_render_parser
 
     _add_render_parser(sub)
+    from jaxreward.evaluation.command import add_parser as _add_eval_reward_parser
+
+    _add_eval_reward_parser(sub)
     sub.add_parser("envs", help="list environments")
     sub.add_parser("rewards", help="list reward models")
     return parser
@@ -227,6 +230,14 @@ def main(argv: list[str] | None = None) -> int:
         from jaxreward.video import run_command
 
         return run_command(args)
+    if args.command == "eval-reward":
+        from jaxreward.evaluation.command import run_command as run_eval_reward
+
+        try:
+            return run_eval_reward(args)
+        except ValueError as e:
+            print(f"jaxreward: error: {e}", file=sys.stderr)
+            return 2
     if args.command == "envs":
         import envs
 

@@ -169,3 +169,49 @@ def test_stochastic_form_of_a_deterministic_gridworld_has_the_same_values():
     slippery = tabular.gridworld(3, slip=0.2)
     np.testing.assert_allclose(slippery.transition.sum(-1), 1.0, atol=1e-6)
     np.testing.assert_allclose(tabular.random_mdp(jax.random.PRNGKey(4), 6, 2).transition.sum(-1), 1.0, atol=1e-6)
+
+
+# ---- sampled distances on an environment, and the eval-reward command -----------------------
+def test_sampled_distances_are_invariant_to_shaping_and_scale_on_pendulum():
+    import envs
+    from jaxreward.evaluation import sampled
+    from jaxreward.rewards import registry
+    from jaxreward.rewards.base import RewardSpec
+
+    env = envs.make("pendulum", time_limit=False)
+    gold_model = registry.make("gold", RewardSpec(env.observation_size, env.action_size, env.discrete, 64, 1))
+    phi = lambda o: 2.0 * jnp.sin(3.0 * o).sum(-1)  # noqa: E731 — an arbitrary potential of the observation
+    shaped = lambda o, a, n, g: 3.0 * g + 0.99 * phi(n) - phi(o)  # noqa: E731
+    speed = lambda o, a, n, g: -(n[:, 2] ** 2)  # noqa: E731 — pendulum's gold minus its angle term
+
+    @jax.jit
+    def run(key):
+        sample = sampled.collect(env, key, num_transitions=64, num_samples=4)
+        gold = sampled.evaluate(sampled.model_fn(gold_model, gold_model.init(key)), sample)
+        return {name: sampled.distances(gold, sampled.evaluate(fn, sample), sample.weight, 0.99)
+                for name, fn in (("shaped", shaped), ("speed", speed), ("negated", lambda o, a, n, g: -g))}
+
+    d = jax.tree.map(float, run(jax.random.PRNGKey(0)))
+    for metric in ("epic", "dard", "starc"):
+        assert d["shaped"][metric] < 1e-2, d
+        assert d["speed"][metric] > 0.05, d  # a different reward is measurably away
+    assert d["negated"]["epic"] == pytest.approx(1.0, abs=1e-3)
+    assert d["negated"]["starc"] == pytest.approx(2.0, abs=1e-3)
+
+
+def test_eval_reward_cli_prints_distances_and_names_valid_choices(capsys):
+    from jaxreward import cli
+
+    assert cli.main(["eval-reward", "--env", "pendulum", "--reward", "gold:2", "--against", "gold",
+                     "--num-transitions", "64", "--num-samples", "4", "--json"]) == 0
+    import json
+
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["transitions"] == 64
+    assert out["epic"] < 1e-2 and out["dard"] < 1e-2 and out["starc"] < 1e-2  # a positive scaling of gold
+    assert cli.main(["eval-reward", "--env", "pendulum", "--reward", "golld"]) == 2
+    err = capsys.readouterr().err
+    assert "--reward" in err and "golld" in err and "regression" in err
+    assert cli.main(["eval-reward", "--env", "pendulm", "--reward", "gold"]) == 2
+    err = capsys.readouterr().err
+    assert "--env" in err and "pendulum" in err

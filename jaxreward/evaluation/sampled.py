@@ -1,0 +1,208 @@
+"""EPIC, DARD and STARC distances between reward models on an environment, from samples.
+
+The exact forms live in `distances` (tabular MDPs). Here the expectations of each
+canonicalisation are Monte-Carlo averages over transitions sampled from an environment by a
+uniform-random coverage policy, and any reward under the reward contract (`RewardModel` +
+its state), or any function of (obs, action, next_obs, gold), can be compared.
+
+A `CoverageSample` holds N base transitions (s, a, s') — the ones the distance is measured
+on — and, for each, M one-step transitions from s and from s' (fresh uniform actions, the
+environment's own successors), which DARD's expectations need (Wulfe et al., ICLR 2022).
+EPIC's (Gleave et al., ICLR 2021) S' is drawn from a pool of M visited states shared by all
+base transitions, so its constant terms are shared exactly and the sampled distance keeps
+EPIC's invariance to potential shaping sample by sample, not only in expectation.
+
+Gold off the dynamics. EPIC queries R(s, A, S') for S' that need not follow (s, A); the
+environment's gold reward is defined only on its own transitions. We take the gold reward
+of such a query to be the reward the environment pays for A in s (obtained by stepping from
+s), i.e. gold is treated as a state-action reward. Learned models are queried as given.
+DARD's term R(S', A, S'') is treated the same way. This is a deviation to state in results.
+
+The sampled STARC metric uses DARD's canonicalisation, the L2 norm over the base
+transitions, and the L2 distance between normalised canonical rewards (Skalse et al.,
+"STARC", ICLR 2024: canonicalise, normalise, metric); range [0, 2].
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from jaxreward.evaluation.distances import pearson_distance
+from jaxreward.rewards.base import RewardModel, TransitionBatch
+
+#: reward_fn(obs [n, D], action [n, ...], next_obs [n, D], gold [n]) -> r [n]
+RewardFn = Callable[[jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]
+
+
+@struct.dataclass
+class CoverageSample:
+    """Transitions for the sampled distances. N base transitions, M samples per expectation."""
+
+    obs: jax.Array  # [N, D]
+    action: jax.Array  # [N, ...]
+    next_obs: jax.Array  # [N, D]
+    gold: jax.Array  # [N]
+    weight: jax.Array  # [N] 0 where the base transition ended its episode (no successor)
+    # From s and from s': one step with a fresh action each (DARD's S' ~ T(s, A), S'' ~ T(s', A)).
+    act_from_obs: jax.Array  # [N, M, ...]
+    succ_from_obs: jax.Array  # [N, M, D]
+    gold_from_obs: jax.Array  # [N, M]
+    act_from_next: jax.Array  # [N, M, ...]
+    succ_from_next: jax.Array  # [N, M, D]
+    gold_from_next: jax.Array  # [N, M]
+    # DARD's R(S', A, S''): from successor S' of s (j-th), a fresh action, to successor S'' of s'.
+    act_between: jax.Array  # [N, M, ...]
+    gold_between: jax.Array  # [N, M]
+    # EPIC: a pool of M visited states (S') shared by all base transitions, with the
+    # actions A (also shared) and the gold rewards of stepping A from s, from s', from the pool.
+    pool: jax.Array  # [M, D]
+    pool_action: jax.Array  # [M, ...]
+    gold_pool_from_obs: jax.Array  # [N, M]
+    gold_pool_from_next: jax.Array  # [N, M]
+    gold_pool_from_pool: jax.Array  # [M, M]
+
+
+def _random_actions(env, rng, shape):
+    if env.discrete:
+        return jax.random.randint(rng, shape, 0, env.action_size)
+    return jax.random.uniform(rng, shape + (env.action_size,), minval=-1.0, maxval=1.0)
+
+
+def collect(env, rng: jax.Array, num_transitions: int = 256, num_samples: int = 16, warmup_steps: int = 20) -> CoverageSample:
+    """Samples a `CoverageSample` from `env` (an `envs` environment, without auto-reset).
+
+    Base states are those a uniform-random policy visits after `warmup_steps` steps from
+    `num_transitions` independent resets. Jittable with `env`, the sizes static.
+    """
+    N, M = num_transitions, num_samples
+    keys = jax.random.split(rng, 8)
+    step = jax.vmap(env.step)
+
+    def warm(state, key):
+        state = step(state, _random_actions(env, key, (N,)))
+        return state, None
+
+    state = jax.vmap(env.reset)(jax.random.split(keys[0], N))
+    state, _ = jax.lax.scan(warm, state, jax.random.split(keys[1], warmup_steps))
+    alive = 1.0 - state.done
+    action = _random_actions(env, keys[2], (N,))
+    nxt = step(state, action)
+
+    def step_each(states, actions):
+        """states: pytree [N, ...]; actions [N, M, ...] -> the N×M successor states."""
+        tiled = jax.tree.map(lambda x: jnp.repeat(x[:, None], M, 1).reshape((N * M,) + x.shape[1:]), states)
+        out = step(tiled, actions.reshape((N * M,) + actions.shape[2:]))
+        return jax.tree.map(lambda x: x.reshape((N, M) + x.shape[1:]), out)
+
+    def step_shared(states, actions, n):
+        """states [n, ...]; the same M actions from each -> [n, M] successors."""
+        tiled = jax.tree.map(lambda x: jnp.repeat(x[:, None], M, 1).reshape((n * M,) + x.shape[1:]), states)
+        out = step(tiled, jnp.tile(actions, (n,) + (1,) * (actions.ndim - 1)))
+        return jax.tree.map(lambda x: x.reshape((n, M) + x.shape[1:]), out)
+
+    act_obs = _random_actions(env, keys[3], (N, M))
+    from_obs = step_each(state, act_obs)
+    act_next = _random_actions(env, keys[4], (N, M))
+    from_next = step_each(nxt, act_next)
+    act_between = _random_actions(env, keys[5], (N, M))
+    between = step(jax.tree.map(lambda x: x.reshape((N * M,) + x.shape[2:]), from_obs), act_between.reshape((N * M,) + act_between.shape[2:]))
+
+    pool_idx = jax.random.choice(keys[6], N, (M,), replace=False, p=alive / alive.sum())
+    pool_state = jax.tree.map(lambda x: x[pool_idx], state)
+    pool_action = _random_actions(env, keys[7], (M,))
+    return CoverageSample(
+        obs=state.obs, action=action, next_obs=nxt.obs, gold=nxt.reward, weight=alive * (1.0 - nxt.done),
+        act_from_obs=act_obs, succ_from_obs=from_obs.obs, gold_from_obs=from_obs.reward,
+        act_from_next=act_next, succ_from_next=from_next.obs, gold_from_next=from_next.reward,
+        act_between=act_between, gold_between=between.reward.reshape(N, M),
+        pool=pool_state.obs, pool_action=pool_action,
+        gold_pool_from_obs=step_shared(state, pool_action, N).reward,
+        gold_pool_from_next=step_shared(nxt, pool_action, N).reward,
+        gold_pool_from_pool=step_shared(pool_state, pool_action, M).reward,
+    )
+
+
+def model_fn(model: RewardModel, state) -> RewardFn:
+    """A reward model under the contract as a `RewardFn`: each query is a [1, n] batch."""
+
+    def fn(obs, action, next_obs, gold):
+        n = obs.shape[0]
+        zeros = jnp.zeros((1, n))
+        batch = TransitionBatch(obs=obs[None], action=action[None], next_obs=next_obs[None], gold_reward=gold[None],
+                                done=zeros, truncation=zeros, metrics={})
+        r, _ = model.reward(state, batch)
+        return r[0]
+
+    return fn
+
+
+@struct.dataclass
+class RewardValues:
+    """One reward's values on a `CoverageSample` (same names, [N] / [N, M] / [M, M])."""
+
+    base: jax.Array
+    from_obs: jax.Array
+    from_next: jax.Array
+    between: jax.Array
+    pool_from_obs: jax.Array
+    pool_from_next: jax.Array
+    pool_from_pool: jax.Array
+
+
+def evaluate(fn: RewardFn, sample: CoverageSample) -> RewardValues:
+    """Scores every transition of the sample with `fn`."""
+    N, M = sample.gold_from_obs.shape
+
+    def flat(x, lead):
+        return x.reshape((lead,) + x.shape[2:]) if x.ndim >= 2 else x
+
+    def grid(obs, action, next_obs, gold):
+        """obs [n, M, D] etc. -> r [n, M]."""
+        n = obs.shape[0]
+        return fn(flat(obs, n * M), flat(action, n * M), flat(next_obs, n * M), gold.reshape(n * M)).reshape(n, M)
+
+    def rep(x, n):  # [n, ...] -> [n, M, ...]
+        return jnp.repeat(x[:, None], M, 1)
+
+    def shared(x, n):  # [M, ...] -> [n, M, ...]
+        return jnp.broadcast_to(x[None], (n,) + x.shape)
+
+    return RewardValues(
+        base=fn(sample.obs, sample.action, sample.next_obs, sample.gold),
+        from_obs=grid(rep(sample.obs, N), sample.act_from_obs, sample.succ_from_obs, sample.gold_from_obs),
+        from_next=grid(rep(sample.next_obs, N), sample.act_from_next, sample.succ_from_next, sample.gold_from_next),
+        between=grid(sample.succ_from_obs, sample.act_between, sample.succ_from_next, sample.gold_between),
+        pool_from_obs=grid(rep(sample.obs, N), shared(sample.pool_action, N), shared(sample.pool, N), sample.gold_pool_from_obs),
+        pool_from_next=grid(rep(sample.next_obs, N), shared(sample.pool_action, N), shared(sample.pool, N), sample.gold_pool_from_next),
+        pool_from_pool=grid(rep(sample.pool, M), shared(sample.pool_action, M), shared(sample.pool, M), sample.gold_pool_from_pool),
+    )
+
+
+def epic_canonical(v: RewardValues, discount) -> jax.Array:
+    """[N] C(R)(s,a,s') = R + γE[R(s',A,S')] − E[R(s,A,S')] − γE[R(S,A,S')], S' from the pool."""
+    return v.base + discount * v.pool_from_next.mean(1) - v.pool_from_obs.mean(1) - discount * v.pool_from_pool.mean()
+
+
+def dard_canonical(v: RewardValues, discount) -> jax.Array:
+    """[N] C(R)(s,a,s') = R + γE[R(s',A,S'')] − E[R(s,A,S')] − γE[R(S',A,S'')], dynamics samples."""
+    return v.base + discount * v.from_next.mean(1) - v.from_obs.mean(1) - discount * v.between.mean(1)
+
+
+def distances(v1: RewardValues, v2: RewardValues, weight: jax.Array, discount) -> dict[str, jax.Array]:
+    """{"epic", "dard", "starc"} between two rewards' values on one sample."""
+    d1, d2 = dard_canonical(v1, discount), dard_canonical(v2, discount)
+    w = weight / weight.sum()
+
+    def normalised(c):
+        norm = jnp.sqrt(w @ (c * c))
+        return jnp.where(norm > 1e-8, c / jnp.where(norm > 0, norm, 1.0), 0.0)
+
+    return {
+        "epic": pearson_distance(epic_canonical(v1, discount), epic_canonical(v2, discount), w),
+        "dard": pearson_distance(d1, d2, w),
+        "starc": jnp.sqrt(w @ (normalised(d1) - normalised(d2)) ** 2),
+    }
