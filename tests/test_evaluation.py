@@ -215,3 +215,55 @@ def test_eval_reward_cli_prints_distances_and_names_valid_choices(capsys):
     assert cli.main(["eval-reward", "--env", "pendulm", "--reward", "gold"]) == 2
     err = capsys.readouterr().err
     assert "--env" in err and "pendulum" in err
+
+
+# ---- reward transforms ---------------------------------------------------------------------
+def test_transforms_match_their_formulas():
+    from jaxreward.rewards import registry, transforms
+    from jaxreward.rewards.base import RewardSpec, TransitionBatch
+
+    T, B = 6, 3
+    rng = np.random.default_rng(0)
+    gold = [rng.normal(size=(T, B)).astype(np.float32) * 3 for _ in range(2)]
+    done = np.zeros((T, B), bool)
+    done[2, 0] = done[4, 1] = done[5, 2] = True  # env 2's episode ends on the first batch's last step
+    members = rng.normal(size=(4, T, B)).astype(np.float32)
+    spec = RewardSpec(observation_size=2, action_size=1, discrete=False, num_envs=B, unroll_length=T)
+
+    def batch(g):
+        zeros = jnp.zeros((T, B))
+        return TransitionBatch(jnp.zeros((T, B, 2)), jnp.zeros((T, B, 1)), jnp.zeros((T, B, 2)), g, jnp.asarray(done), zeros, {})
+
+    @jax.jit
+    def run(g0, g1):
+        out = {"par": transforms.par(g0, 0.3), "log_sigmoid": transforms.log_sigmoid(g0, 0.3), "clip": transforms.clip(g0, 1.5),
+               "mean_minus_std": transforms.ensemble(members, "mean_minus_std", 0.7), "min": transforms.ensemble(members, "min")}
+        for kind in ("par", "delta"):
+            model = transforms.Transformed(registry.make("gold", spec), transforms.TransformConfig(kind=kind))
+            state = model.init(jax.random.PRNGKey(0))
+            state, _ = model.update(state, batch(g0), jax.random.PRNGKey(1))
+            out[f"wrapped_{kind}"], info = model.reward(state, batch(g1))
+            out[f"reference_{kind}"] = info["reference"]
+        return out
+
+    out = jax.tree.map(np.asarray, run(*gold))
+    g0, g1 = (g.astype(np.float64) for g in gold)
+    sigmoid = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    np.testing.assert_allclose(out["par"], sigmoid(g0 - 0.3), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["log_sigmoid"], np.log(sigmoid(g0 - 0.3)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out["clip"], np.minimum(np.maximum(g0, -1.5), 1.5))
+    np.testing.assert_allclose(out["mean_minus_std"], members.mean(0) - 0.7 * members.std(0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out["min"], members.min(0))
+    # The wrapper centres on the running mean of what `update` saw.
+    assert float(out["reference_par"]) == pytest.approx(g0.mean(), rel=1e-5)
+    np.testing.assert_allclose(out["wrapped_par"], sigmoid(g1 - g0.mean()), rtol=1e-5, atol=1e-6)
+    # Delta: r_t − r_{t−1} per env, carried across batches, 0 right after an episode end.
+    expected = np.zeros((T, B))
+    for b in range(B):
+        prev, prev_done = g0[-1, b], done[-1, b]
+        for t in range(T):
+            expected[t, b] = 0.0 if prev_done else g1[t, b] - prev
+            prev, prev_done = g1[t, b], done[t, b]
+    np.testing.assert_allclose(out["wrapped_delta"], expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="transform.kind"):
+        transforms.TransformConfig(kind="sigmoid").validate()
