@@ -267,3 +267,48 @@ def test_transforms_match_their_formulas():
     np.testing.assert_allclose(out["wrapped_delta"], expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="transform.kind"):
         transforms.TransformConfig(kind="sigmoid").validate()
+
+
+# ---- optimisation pressure: KL to the initial policy in PPO --------------------------------
+def test_ppo_kl_to_init_tracking_changes_nothing_and_the_penalty_holds_the_policy_back():
+    from jaxreward.agents import distributions
+    from jaxreward.agents.ppo import PPO, PPOBatch, PPOConfig
+
+    T, B, D, A = 8, 4, 3, 2
+    base = dict(unroll_length=T, num_minibatches=2, update_epochs=2, policy_hidden=(8,), value_hidden=(8,), learning_rate=3e-2)
+    agents = {"off": PPO(PPOConfig(**base), D, A, False),
+              "track": PPO(PPOConfig(**base, track_kl_to_init=True), D, A, False),
+              "penalty": PPO(PPOConfig(**base, track_kl_to_init=True, kl_to_init_coef=3.0), D, A, False)}
+    keys = jax.random.split(jax.random.PRNGKey(0), 4)
+    obs = jax.random.normal(keys[0], (T, B, D))
+    raw = jax.random.normal(keys[1], (T, B, A))
+    batch = PPOBatch(obs=obs, next_obs=obs, raw_action=raw, log_prob=jnp.full((T, B), -2.0), value=jnp.zeros((T, B)),
+                     reward=raw[..., 0] * 2.0, termination=jnp.zeros((T, B)), done=jnp.zeros((T, B)))
+
+    def run(agent):
+        def update(state, key):
+            return agent.learn(state, batch, key)
+
+        state, metrics = jax.lax.scan(update, agent.init(keys[2]), jax.random.split(keys[3], 4))
+        return state.params, jax.tree.map(lambda m: m[-1], metrics)
+
+    out = {name: jax.jit(run, static_argnums=0)(agent) for name, agent in agents.items()}
+    # Tracking only observes: the updates are bitwise those of plain PPO.
+    jax.tree.map(np.testing.assert_array_equal, out["off"][0], out["track"][0])
+    assert "ppo/kl_to_init" not in out["off"][1]
+    kl_track = float(out["track"][1]["ppo/kl_to_init"])
+    kl_penalty = float(out["penalty"][1]["ppo/kl_to_init"])
+    assert kl_track > 1e-3  # the policy moved
+    assert kl_penalty < 0.5 * kl_track  # and the penalty kept it closer to where it started
+
+    # The closed form agrees with a Monte-Carlo estimate E_p[log p − log q].
+    p = distributions.make("normal_clip", jnp.array([0.3, -1.0]), jnp.array([0.1, -0.4]))
+    q = distributions.make("normal_clip", jnp.array([-0.2, 0.5]), jnp.array([0.4, 0.2]))
+    x = p.mean + jnp.exp(p.log_std) * jax.random.normal(jax.random.PRNGKey(5), (20000, 2))
+    mc = float(jnp.mean(p.log_prob(x) - q.log_prob(x)))
+    assert float(distributions.kl_divergence(p, q)) == pytest.approx(mc, rel=0.03)
+    c1, c2 = distributions.Categorical(jnp.array([1.0, 0.0, -1.0])), distributions.Categorical(jnp.array([0.0, 0.5, 0.0]))
+    p1, p2 = jax.nn.softmax(c1.logits), jax.nn.softmax(c2.logits)
+    assert float(distributions.kl_divergence(c1, c2)) == pytest.approx(float(jnp.sum(p1 * jnp.log(p1 / p2))), rel=1e-5)
+    with pytest.raises(ValueError, match="ppo.kl_to_init_coef"):
+        PPOConfig(kl_to_init_coef=1.0).validate()

@@ -112,3 +112,16 @@ def make(kind: str, head: jax.Array, log_std: jax.Array | None = None):
     if kind == "tanh_normal":
         return TanhNormal(head, log_std)
     raise ValueError(f"unknown distribution {kind!r}; valid: categorical, {', '.join(KINDS)}")
+
+
+def kl_divergence(p, q) -> jax.Array:
+    """KL(p ‖ q) [...] between two distributions of the same kind, in closed form.
+
+    For `TanhNormal` it is the KL of the pre-tanh Gaussians: tanh is a bijection, and KL is
+    invariant under bijections of the sample space.
+    """
+    if isinstance(p, Categorical):
+        logp, logq = jax.nn.log_softmax(p.logits), jax.nn.log_softmax(q.logits)
+        return jnp.sum(jnp.exp(logp) * (logp - logq), axis=-1)
+    var_p, var_q = jnp.exp(2.0 * p.log_std), jnp.exp(2.0 * q.log_std)
+    return jnp.sum(q.log_std - p.log_std + (var_p + (p.mean - q.mean) ** 2) / (2.0 * var_q) - 0.5, axis=-1)

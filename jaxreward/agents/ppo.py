@@ -24,6 +24,15 @@ Deviations: γ_ext stays `gamma` (0.99 here; the paper's Atari runs used 0.999),
 non-episodic intrinsic stream bootstraps a finished episode from V_int(final observation)
 and continues its trace into the next episode, where the reference bootstraps from the
 reset observation.
+
+Optimisation pressure (Gao, Schulman, Hilton, "Scaling Laws for Reward Model
+Overoptimization", ICML 2023, measure it as d = sqrt(KL(π ‖ π_init))): with
+`track_kl_to_init` the initial policy parameters are kept in the state and every update logs
+`ppo/kl_to_init`, the closed-form KL(π(·|s) ‖ π_init(·|s)) averaged over the rollout's states
+(a per-step KL, not the per-episode one of language-model work). `kl_to_init_coef` > 0 adds
+that KL, on each minibatch, to the loss — a penalty on the policy itself rather than the
+sample-based penalty in the reward that RLHF uses, so its gradient is exact. Both off (the
+default), PPO runs the same program as without them.
 """
 
 from __future__ import annotations
@@ -68,6 +77,10 @@ class PPOConfig:
     ext_coef: float = 2.0
     int_coef: float = 1.0
     int_episodic: bool = False
+    #: Keep π_init and log ppo/kl_to_init (see the module docstring).
+    track_kl_to_init: bool = False
+    #: Weight of KL(π ‖ π_init) in the loss (static; > 0 needs track_kl_to_init).
+    kl_to_init_coef: float = 0.0
 
     def validate(self) -> None:
         """Raises ValueError naming the first invalid field."""
@@ -85,6 +98,10 @@ class PPOConfig:
             raise ValueError(f"ppo.activation must be one of {', '.join(ACTIVATIONS)}, got {self.activation!r}")
         if self.action_dist not in distributions.KINDS:
             raise ValueError(f"ppo.action_dist must be one of {', '.join(distributions.KINDS)}, got {self.action_dist!r}")
+        if self.kl_to_init_coef < 0:
+            raise ValueError(f"ppo.kl_to_init_coef must be >= 0, got {self.kl_to_init_coef}")
+        if self.kl_to_init_coef > 0 and not self.track_kl_to_init:
+            raise ValueError("ppo.kl_to_init_coef > 0 needs ppo.track_kl_to_init=True (the penalty needs the initial policy)")
         if any(w <= 0 for w in self.policy_hidden + self.value_hidden):
             raise ValueError("ppo.policy_hidden / ppo.value_hidden widths must be positive")
 
@@ -114,6 +131,8 @@ class PPOState:
     params: dict  # {"policy": ..., "value": ...} (the value net has 2 outputs with two heads)
     opt_state: optax.OptState
     hyper: PPOHyper
+    #: The initial policy parameters, kept only with `track_kl_to_init` (None: no leaves).
+    init_policy: dict | None = None
 
 
 @struct.dataclass
@@ -154,7 +173,8 @@ class PPO:
         k_pi, k_v = jax.random.split(rng)
         dummy = jnp.zeros((1, self.observation_size))
         params = {"policy": self.policy_net.init(k_pi, dummy), "value": self.value_net.init(k_v, dummy)}
-        return PPOState(params, self.optimizer.init(params), PPOHyper.from_config(self.cfg))
+        init_policy = params["policy"] if self.cfg.track_kl_to_init else None
+        return PPOState(params, self.optimizer.init(params), PPOHyper.from_config(self.cfg), init_policy)
 
     def distribution(self, params, obs):
         head, log_std = self.policy_net.apply(params["policy"], obs)
@@ -163,6 +183,10 @@ class PPO:
     def values(self, params, obs):
         """V(obs) [...] with one head; [..., 2] (extrinsic, intrinsic) with two."""
         return self.value_net.apply(params["value"], obs)
+
+    def kl_to_init(self, params, init_policy, obs):
+        """[...] KL(π(·|obs) ‖ π_init(·|obs))."""
+        return distributions.kl_divergence(self.distribution(params, obs), self.distribution({"policy": init_policy}, obs))
 
     def value(self, params, obs):
         """The extrinsic (or only) value [...]."""
@@ -202,8 +226,9 @@ class PPO:
         adv_int, ret_int = gae(batch.reward_int, batch.value_int, next_int, termination, done, hyper.int_gamma, hyper.gae_lambda)
         return hyper.ext_coef * advantages + hyper.int_coef * adv_int, (returns, ret_int)
 
-    def loss(self, params, hyper: PPOHyper, mb: PPOBatch, advantages, returns, rng):
-        """PPO loss on a flat minibatch ([N] leading axis). Returns (loss, metrics)."""
+    def loss(self, params, hyper: PPOHyper, mb: PPOBatch, advantages, returns, rng, init_policy=None):
+        """PPO loss on a flat minibatch ([N] leading axis). Returns (loss, metrics).
+        `init_policy` is used only with `kl_to_init_coef` > 0."""
         dist = self.distribution(params, mb.obs)
         log_prob = dist.log_prob(mb.raw_action)
         ratio = jnp.exp(log_prob - mb.log_prob)
@@ -233,6 +258,10 @@ class PPO:
         }
         if self.intrinsic:
             metrics["loss/value_int"] = value_int_loss
+        if self.cfg.kl_to_init_coef > 0:
+            kl_init = jnp.mean(self.kl_to_init(params, init_policy, mb.obs))
+            total = total + self.cfg.kl_to_init_coef * kl_init
+            metrics["loss/kl_to_init"] = kl_init
         return total, metrics
 
     def _value_loss(self, value, old_value, returns, hyper: PPOHyper):
@@ -253,7 +282,7 @@ class PPO:
         def minibatch_step(carry, mb):
             params, opt_state = carry
             mb_batch, mb_adv, mb_ret, mb_rng = mb
-            grads, metrics = jax.grad(self.loss, has_aux=True)(params, hyper, mb_batch, mb_adv, mb_ret, mb_rng)
+            grads, metrics = jax.grad(self.loss, has_aux=True)(params, hyper, mb_batch, mb_adv, mb_ret, mb_rng, state.init_policy)
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
             params = optax.apply_updates(params, jax.tree.map(lambda u: -hyper.learning_rate * u, updates))
             metrics["ppo/grad_norm"] = optax.tree.norm(grads)
@@ -275,4 +304,6 @@ class PPO:
         if self.intrinsic:
             ret_int = returns[1]
             metrics["ppo/explained_variance_int"] = 1.0 - jnp.var(ret_int - batch.value_int) / (jnp.var(ret_int) + 1e-8)
+        if self.cfg.track_kl_to_init:
+            metrics["ppo/kl_to_init"] = jnp.mean(self.kl_to_init(params, state.init_policy, batch.obs))
         return state.replace(params=params, opt_state=opt_state), metrics
