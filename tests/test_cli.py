@@ -88,6 +88,29 @@ def test_end_to_end_run_writes_results(tmp_path, capsys):
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["reward"]["terms"] == "gold,regression:0.5" and cfg["num_seeds"] == 2
 
+    # The trained run's video: `jaxreward render --policy checkpoint --run DIR`.
+    video = tmp_path / "trained.gif"
+    code, _, err = run_cli(["render", "--policy", "checkpoint", "--run", str(out), "--steps", "3", "--height", "16",
+                            "--width", "16", "--out", str(video)], capsys)  # fmt: skip
+    assert code == 0, err
+    from PIL import Image
+
+    assert Image.open(video).n_frames == 4  # the reset state and 3 steps
+    # The policy acts with the checkpoint's weights, not freshly initialised ones.
+    import jax
+    import numpy as np
+
+    from jaxreward.training.config import TrainConfig
+    from jaxreward.training.trainer import Trainer
+    from jaxreward.video import checkpoint_policy
+
+    name, env, act = checkpoint_policy(str(out))
+    assert name == "pendulum"
+    obs = env.reset(jax.random.PRNGKey(3)).obs
+    trainer = Trainer(TrainConfig.from_dict(cfg))
+    fresh = trainer.evaluate_policy_fn()(jax.tree.map(lambda x: x[0], trainer.init_seeds(trainer.seed_keys())), obs[None])[0]
+    assert not np.allclose(np.asarray(act(obs, jax.random.PRNGKey(0))), np.asarray(fresh))
+
 
 def test_data_parallel_over_four_simulated_devices(tmp_path):
     """The env batch sharded over 4 devices trains like 1 device (up to float reassociation)."""
