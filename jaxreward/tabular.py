@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 #: up, down, left, right, stay
@@ -133,20 +134,35 @@ def from_deterministic(mdp: TabularMDP) -> MDP:
     return MDP(jax.nn.one_hot(mdp.next_state, S), jnp.full((S,), 1.0 / S), mdp.discount)
 
 
+def _kernel(xp, order_noise, weights, successors: int):
+    """Transition [..., S, A, S] from noise: the `successors` first states of a random
+    permutation (argsort of `order_noise` [..., S, A, S]), with probabilities `weights`
+    [..., S, A, successors] normalised — Dirichlet(1) when the weights are Exp(1)."""
+    succ = xp.argsort(order_noise, axis=-1)[..., :successors]
+    prob = weights / weights.sum(-1, keepdims=True)
+    onehot = succ[..., None] == xp.arange(order_noise.shape[-1])
+    return (onehot * prob[..., None]).sum(-2)
+
+
 def random_mdp(rng: jax.Array, num_states: int, num_actions: int, discount: float = 0.9,
                successors: int = 3) -> MDP:
     """A random MDP: each (s, a) leads to `successors` random states with Dirichlet(1)
-    probabilities (sparse kernels make policies matter more than dense ones do); uniform start."""
+    probabilities (sparse kernels make policies matter more than dense ones do); uniform start.
+    Jittable; to make many at once on the host without compiling anything, `random_mdps`."""
     k_succ, k_prob = jax.random.split(rng)
     S, A = num_states, num_actions
-    # `successors` distinct states per (s, a): the first ones of a random permutation.
-    succ = jnp.argsort(jax.random.uniform(k_succ, (S, A, S)), axis=-1)[..., :successors]
-    # Dirichlet(1) as normalised exponentials: jax.random.dirichlet's gamma sampler takes
-    # seconds to compile, this takes none.
-    expo = jax.random.exponential(k_prob, (S, A, successors))
-    prob = expo / expo.sum(-1, keepdims=True)
-    transition = (jax.nn.one_hot(succ, S) * prob[..., None]).sum(-2)
+    transition = _kernel(jnp, jax.random.uniform(k_succ, (S, A, S)), jax.random.exponential(k_prob, (S, A, successors)), successors)
     return MDP(transition, jnp.full((S,), 1.0 / S), jnp.asarray(discount, jnp.float32))
+
+
+def random_mdps(rng: np.random.Generator, num: int, num_states: int, num_actions: int, discount: float = 0.9,
+                successors: int = 3) -> MDP:
+    """`num` random MDPs as one MDP pytree with a leading [num] axis (vmap over it), drawn
+    with NumPy: the same distribution as `random_mdp`, but no random-number program to
+    compile — on a CPU, compiling JAX's samplers under vmap costs seconds per call."""
+    S, A = num_states, num_actions
+    transition = _kernel(np, rng.uniform(size=(num, S, A, S)), rng.exponential(size=(num, S, A, successors)), successors)
+    return MDP(jnp.asarray(transition, jnp.float32), jnp.full((num, S), 1.0 / S), jnp.full((num,), discount, jnp.float32))
 
 
 def gridworld(size: int, discount: float = 0.9, slip: float = 0.0) -> MDP:

@@ -17,18 +17,17 @@ S, A, GAMMA = 4, 3, 0.9
 def world():
     """One random MDP, two rewards, a shaped-and-scaled copy, and every quantity the tests
     check, computed in one compiled program (compiling is most of the cost on a CPU)."""
-    return jax.tree.map(np.asarray, jax.jit(_world)())
+    # Random draws on the host: JAX's samplers take seconds each to compile on a CPU.
+    rng = np.random.default_rng(0)
+    mdp = jax.tree.map(lambda x: x[0], tabular.random_mdps(rng, 1, S, A, GAMMA))
+    draws = [jnp.asarray(x, jnp.float32) for x in (rng.normal(size=(S, A, S)), rng.normal(size=(S, A, S)),
+                                                   3.0 * rng.normal(size=S), rng.normal(size=(S, A, S)))]
+    return jax.tree.map(np.asarray, jax.jit(_world)(mdp, *draws))
 
 
-def _world():
-    k_mdp, k_r1, k_r2, k_phi, k_noise = jax.random.split(jax.random.PRNGKey(0), 5)
-    mdp = tabular.random_mdp(k_mdp, S, A, GAMMA)
-    r1 = tabular.random_reward(k_r1, mdp)
-    r2 = tabular.random_reward(k_r2, mdp)
-    phi = jax.random.normal(k_phi, (S,)) * 3.0
+def _world(mdp, r1, r2, phi, noise):
     shaped = 2.5 * (r1 + GAMMA * phi[None, None, :] - phi[:, None, None])
     # Moving reward between successors of the same (s, a) changes no policy's return.
-    noise = jax.random.normal(k_noise, r1.shape)
     redistributed = r1 + noise - (mdp.transition * noise).sum(-1, keepdims=True)
     dyn = distances.dynamics_coverage(mdp)
     q = tabular.value_iteration(mdp, r1, iterations=400)
@@ -124,23 +123,23 @@ def test_starc_regret_bound_holds_on_random_mdps():
     """Soundness: the optimum of R₁, and R₁'s preferred policy of any pair, lose at most the
     bound under R₂ — over 64 random MDPs, for independent rewards and for perturbed copies."""
 
-    def one(key):
-        k_mdp, k_r, k_noise, k_eps, k_pi = jax.random.split(key, 5)
-        mdp = tabular.random_mdp(k_mdp, 5, 3, 0.8)
-        r2 = tabular.random_reward(k_r, mdp)
-        eps = jax.random.uniform(k_eps, (), minval=0.0, maxval=2.0)
-        r1 = r2 + eps * tabular.random_reward(k_noise, mdp)  # distances from ~0 to large
+    def one(mdp, r2, noise, eps, logits):
+        r1 = r2 + eps * noise  # distances from ~0 to large
         bound = distances.starc_regret_bound(r1, r2, mdp)
         pi1 = tabular.greedy_policy(tabular.value_iteration(mdp, r1, iterations=100))  # γ^100 ~ 2e-10
         regret_opt = tabular.regret(mdp, r2, pi1, iterations=100)
         # A pair of random policies, ordered by R₁: R₂'s loss from following that order.
-        pis = jax.nn.softmax(3.0 * jax.random.normal(k_pi, (2, 5, 3)), -1)
+        pis = jax.nn.softmax(logits, -1)
         j1 = jax.vmap(lambda p: tabular.policy_return(mdp, r1, p))(pis)
         j2 = jax.vmap(lambda p: tabular.policy_return(mdp, r2, p))(pis)
         pair_loss = jnp.where(j1[0] >= j1[1], j2[1] - j2[0], j2[0] - j2[1])
         return regret_opt, pair_loss, bound, distances.starc(r1, r2, mdp)
 
-    regret_opt, pair_loss, bound, d = map(np.asarray, jax.jit(jax.vmap(one))(jax.random.split(jax.random.PRNGKey(1), 64)))
+    n, rng = 64, np.random.default_rng(1)
+    mdps = tabular.random_mdps(rng, n, 5, 3, 0.8)
+    draws = [jnp.asarray(x, jnp.float32) for x in (rng.normal(size=(n, 5, 3, 5)), rng.normal(size=(n, 5, 3, 5)),
+                                                   rng.uniform(0.0, 2.0, n), 3.0 * rng.normal(size=(n, 2, 5, 3)))]
+    regret_opt, pair_loss, bound, d = map(np.asarray, jax.jit(jax.vmap(one))(mdps, *draws))
     assert np.all(regret_opt >= -1e-4)
     assert np.all(regret_opt <= bound + 1e-4)
     assert np.all(pair_loss <= bound + 1e-4)
@@ -159,16 +158,19 @@ def test_exact_policy_evaluation_agrees_with_value_iteration_and_occupancy(world
 
 def test_stochastic_form_of_a_deterministic_gridworld_has_the_same_values():
     @jax.jit
-    def both():
-        det = tabular.random_gridworld(jax.random.PRNGKey(3), size=3)
+    def both(cell_reward):
+        nxt = tabular.gridworld_transitions(3)
+        det = tabular.TabularMDP(nxt, cell_reward[nxt], jnp.asarray(0.9))
         reward = jnp.broadcast_to(det.reward[:, :, None], (9, 5, 9))
         return tabular.value_iteration(tabular.from_deterministic(det), reward, 300), tabular.q_values(det, iterations=300)
 
-    q_stochastic, q_deterministic = both()
+    q_stochastic, q_deterministic = both(jnp.asarray(np.random.default_rng(3).normal(size=9), jnp.float32))
     np.testing.assert_allclose(q_stochastic, q_deterministic, atol=1e-4)
     slippery = tabular.gridworld(3, slip=0.2)
     np.testing.assert_allclose(slippery.transition.sum(-1), 1.0, atol=1e-6)
-    np.testing.assert_allclose(tabular.random_mdp(jax.random.PRNGKey(4), 6, 2).transition.sum(-1), 1.0, atol=1e-6)
+    many = tabular.random_mdps(np.random.default_rng(4), 5, 6, 2, successors=3)
+    np.testing.assert_allclose(many.transition.sum(-1), 1.0, atol=1e-6)
+    assert np.all((np.asarray(many.transition) > 0).sum(-1) == 3)
 
 
 # ---- sampled distances on an environment, and the eval-reward command -----------------------
@@ -270,18 +272,19 @@ def test_transforms_match_their_formulas():
 
 
 # ---- optimisation pressure: KL to the initial policy in PPO --------------------------------
-def test_ppo_kl_to_init_tracking_changes_nothing_and_the_penalty_holds_the_policy_back():
+def test_ppo_kl_to_init_tracking_changes_nothing_and_the_penalty_adds_the_kl():
     from jaxreward.agents import distributions
     from jaxreward.agents.ppo import PPO, PPOBatch, PPOConfig
 
     T, B, D, A = 8, 4, 3, 2
     base = dict(unroll_length=T, num_minibatches=2, update_epochs=2, policy_hidden=(8,), value_hidden=(8,), learning_rate=3e-2)
     agents = {"off": PPO(PPOConfig(**base), D, A, False),
-              "track": PPO(PPOConfig(**base, track_kl_to_init=True), D, A, False),
-              "penalty": PPO(PPOConfig(**base, track_kl_to_init=True, kl_to_init_coef=3.0), D, A, False)}
-    keys = jax.random.split(jax.random.PRNGKey(0), 4)
-    obs = jax.random.normal(keys[0], (T, B, D))
-    raw = jax.random.normal(keys[1], (T, B, A))
+              "track": PPO(PPOConfig(**base, track_kl_to_init=True), D, A, False)}
+    penalised = PPO(PPOConfig(**base, track_kl_to_init=True, kl_to_init_coef=3.0), D, A, False)
+    keys = [jax.random.PRNGKey(i) for i in range(4)]
+    rng = np.random.default_rng(0)
+    obs = jnp.asarray(rng.normal(size=(T, B, D)), jnp.float32)
+    raw = jnp.asarray(rng.normal(size=(T, B, A)), jnp.float32)
     batch = PPOBatch(obs=obs, next_obs=obs, raw_action=raw, log_prob=jnp.full((T, B), -2.0), value=jnp.zeros((T, B)),
                      reward=raw[..., 0] * 2.0, termination=jnp.zeros((T, B)), done=jnp.zeros((T, B)))
 
@@ -290,21 +293,35 @@ def test_ppo_kl_to_init_tracking_changes_nothing_and_the_penalty_holds_the_polic
             return agent.learn(state, batch, key)
 
         state, metrics = jax.lax.scan(update, agent.init(keys[2]), jax.random.split(keys[3], 4))
-        return state.params, jax.tree.map(lambda m: m[-1], metrics)
+        return state, jax.tree.map(lambda m: m[-1], metrics)
 
     out = {name: jax.jit(run, static_argnums=0)(agent) for name, agent in agents.items()}
     # Tracking only observes: the updates are bitwise those of plain PPO.
-    jax.tree.map(np.testing.assert_array_equal, out["off"][0], out["track"][0])
-    assert "ppo/kl_to_init" not in out["off"][1]
-    kl_track = float(out["track"][1]["ppo/kl_to_init"])
-    kl_penalty = float(out["penalty"][1]["ppo/kl_to_init"])
-    assert kl_track > 1e-3  # the policy moved
-    assert kl_penalty < 0.5 * kl_track  # and the penalty kept it closer to where it started
+    jax.tree.map(np.testing.assert_array_equal, out["off"][0].params, out["track"][0].params)
+    assert "ppo/kl_to_init" not in out["off"][1] and out["off"][0].init_policy is None
+    state = out["track"][0]
+    kl = float(out["track"][1]["ppo/kl_to_init"])
+    assert kl > 1e-3  # the policy moved
+    assert kl == pytest.approx(float(jnp.mean(agents["track"].kl_to_init(state.params, state.init_policy, obs))), rel=1e-5)
+
+    # The penalty adds coef · KL(π ‖ π_init) on the minibatch to the PPO loss, and only that.
+    flat = jax.tree.map(lambda x: x.reshape((T * B,) + x.shape[2:]), batch)
+    adv, ret = jnp.asarray(rng.normal(size=T * B), jnp.float32), jnp.zeros(T * B)
+
+    @jax.jit
+    def losses(params, init_policy):
+        plain, _ = agents["track"].loss(params, state.hyper, flat, adv, ret, keys[0])
+        total, metrics = penalised.loss(params, state.hyper, flat, adv, ret, keys[0], init_policy)
+        return plain, total, metrics["loss/kl_to_init"]
+
+    plain, total, kl_mb = losses(state.params, state.init_policy)
+    assert float(kl_mb) == pytest.approx(kl, rel=1e-5)  # same states: the whole rollout is one minibatch here
+    assert float(total - plain) == pytest.approx(3.0 * kl, rel=1e-4)
 
     # The closed form agrees with a Monte-Carlo estimate E_p[log p − log q].
     p = distributions.make("normal_clip", jnp.array([0.3, -1.0]), jnp.array([0.1, -0.4]))
     q = distributions.make("normal_clip", jnp.array([-0.2, 0.5]), jnp.array([0.4, 0.2]))
-    x = p.mean + jnp.exp(p.log_std) * jax.random.normal(jax.random.PRNGKey(5), (20000, 2))
+    x = p.mean + jnp.exp(p.log_std) * jnp.asarray(np.random.default_rng(5).normal(size=(20000, 2)), jnp.float32)
     mc = float(jnp.mean(p.log_prob(x) - q.log_prob(x)))
     assert float(distributions.kl_divergence(p, q)) == pytest.approx(mc, rel=0.03)
     c1, c2 = distributions.Categorical(jnp.array([1.0, 0.0, -1.0])), distributions.Categorical(jnp.array([0.0, 0.5, 0.0]))

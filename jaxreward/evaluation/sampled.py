@@ -29,6 +29,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from jaxreward.evaluation.distances import pearson_distance
@@ -66,63 +67,66 @@ class CoverageSample:
     gold_pool_from_pool: jax.Array  # [M, M]
 
 
-def _random_actions(env, rng, shape):
+def _actions(env, u: jax.Array) -> jax.Array:
+    """Uniform random actions from uniform [0, 1) noise `u` [..., action_size]: continuous
+    in [−1, 1], or discrete (from the first noise column)."""
     if env.discrete:
-        return jax.random.randint(rng, shape, 0, env.action_size)
-    return jax.random.uniform(rng, shape + (env.action_size,), minval=-1.0, maxval=1.0)
+        return jnp.minimum((u[..., 0] * env.action_size).astype(jnp.int32), env.action_size - 1)
+    return 2.0 * u - 1.0
 
 
 def collect(env, rng: jax.Array, num_transitions: int = 256, num_samples: int = 16, warmup_steps: int = 20) -> CoverageSample:
     """Samples a `CoverageSample` from `env` (an `envs` environment, without auto-reset).
 
     Base states are those a uniform-random policy visits after `warmup_steps` steps from
-    `num_transitions` independent resets. Jittable with `env`, the sizes static.
+    `num_transitions` independent resets. Jittable with `env`, the sizes static. All action
+    noise is one draw: each JAX sampler call adds seconds of compile time on a CPU.
     """
-    N, M = num_transitions, num_samples
-    keys = jax.random.split(rng, 8)
+    N, M, W = num_transitions, num_samples, warmup_steps
+    k_reset, k_act, k_pool = jax.random.split(rng, 3)
+    sizes = [W * N, N, 3 * N * M, M]  # warm-up, base, (from s, from s', between), EPIC's pool actions
+    noise = jax.random.uniform(k_act, (sum(sizes), max(env.action_size, 1)))
+    u_warm, u_base, u_grid, u_pool = jnp.split(noise, list(np.cumsum(sizes)[:-1]))
     step = jax.vmap(env.step)
 
-    def warm(state, key):
-        state = step(state, _random_actions(env, key, (N,)))
-        return state, None
+    def warm(state, u):
+        return step(state, _actions(env, u)), None
 
-    state = jax.vmap(env.reset)(jax.random.split(keys[0], N))
-    state, _ = jax.lax.scan(warm, state, jax.random.split(keys[1], warmup_steps))
+    state = jax.vmap(env.reset)(jax.random.split(k_reset, N))
+    state, _ = jax.lax.scan(warm, state, u_warm.reshape(W, N, -1))
     alive = 1.0 - state.done
-    action = _random_actions(env, keys[2], (N,))
+    action = _actions(env, u_base)
     nxt = step(state, action)
+    act_obs, act_next, act_between = (_actions(env, u.reshape(N, M, -1)) for u in jnp.split(u_grid, 3))
 
-    def step_each(states, actions):
-        """states: pytree [N, ...]; actions [N, M, ...] -> the N×M successor states."""
-        tiled = jax.tree.map(lambda x: jnp.repeat(x[:, None], M, 1).reshape((N * M,) + x.shape[1:]), states)
-        out = step(tiled, actions.reshape((N * M,) + actions.shape[2:]))
-        return jax.tree.map(lambda x: x.reshape((N, M) + x.shape[1:]), out)
-
-    def step_shared(states, actions, n):
-        """states [n, ...]; the same M actions from each -> [n, M] successors."""
+    def step_from(states, actions, n):
+        """states: pytree [n, ...]; actions [n, M, ...] -> the n×M successor states."""
         tiled = jax.tree.map(lambda x: jnp.repeat(x[:, None], M, 1).reshape((n * M,) + x.shape[1:]), states)
-        out = step(tiled, jnp.tile(actions, (n,) + (1,) * (actions.ndim - 1)))
+        out = step(tiled, actions.reshape((n * M,) + actions.shape[2:]))
         return jax.tree.map(lambda x: x.reshape((n, M) + x.shape[1:]), out)
 
-    act_obs = _random_actions(env, keys[3], (N, M))
-    from_obs = step_each(state, act_obs)
-    act_next = _random_actions(env, keys[4], (N, M))
-    from_next = step_each(nxt, act_next)
-    act_between = _random_actions(env, keys[5], (N, M))
+    from_obs = step_from(state, act_obs, N)
+    from_next = step_from(nxt, act_next, N)
     between = step(jax.tree.map(lambda x: x.reshape((N * M,) + x.shape[2:]), from_obs), act_between.reshape((N * M,) + act_between.shape[2:]))
 
-    pool_idx = jax.random.choice(keys[6], N, (M,), replace=False, p=alive / alive.sum())
+    # M distinct base states that did not end their episode, uniformly: the first M of a
+    # random order that puts the ended ones last.
+    pool_idx = jnp.argsort(jax.random.uniform(k_pool, (N,)) + 2.0 * (1.0 - alive))[:M]
     pool_state = jax.tree.map(lambda x: x[pool_idx], state)
-    pool_action = _random_actions(env, keys[7], (M,))
+    pool_action = _actions(env, u_pool)
+
+    def shared(n):  # the same M pool actions from each of n states
+        return jnp.broadcast_to(pool_action[None], (n,) + pool_action.shape)
+
     return CoverageSample(
         obs=state.obs, action=action, next_obs=nxt.obs, gold=nxt.reward, weight=alive * (1.0 - nxt.done),
         act_from_obs=act_obs, succ_from_obs=from_obs.obs, gold_from_obs=from_obs.reward,
         act_from_next=act_next, succ_from_next=from_next.obs, gold_from_next=from_next.reward,
         act_between=act_between, gold_between=between.reward.reshape(N, M),
         pool=pool_state.obs, pool_action=pool_action,
-        gold_pool_from_obs=step_shared(state, pool_action, N).reward,
-        gold_pool_from_next=step_shared(nxt, pool_action, N).reward,
-        gold_pool_from_pool=step_shared(pool_state, pool_action, M).reward,
+        gold_pool_from_obs=step_from(state, shared(N), N).reward,
+        gold_pool_from_next=step_from(nxt, shared(N), N).reward,
+        gold_pool_from_pool=step_from(pool_state, shared(M), M).reward,
     )
 
 
