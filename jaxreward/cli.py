@@ -1,4 +1,4 @@
-"""Command line: `jaxreward train | sweep | plot | render | envs | rewards`.
+"""Command line: `jaxreward train | sweep | plot | render | demos | envs | rewards`.
 
 Every field of the typed config is an option; `jaxreward train --help` documents them all.
 Per-environment presets (`training/presets.py`) fill what the command line leaves out.
@@ -180,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     from jaxreward.video import add_parser as _add_render_parser
 
     _add_render_parser(sub)
+    from jaxreward.demos import add_parser as _add_demos_parser
+
+    _add_demos_parser(sub)
     from jaxreward.evaluation.command import add_parser as _add_eval_reward_parser
 
     _add_eval_reward_parser(sub)
@@ -230,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
         from jaxreward.video import run_command
 
         return run_command(args)
+    if args.command == "demos":
+        from jaxreward.demos import run_command as run_demos
+
+        return run_demos(args)
     if args.command == "eval-reward":
         from jaxreward.evaluation.command import run_command as run_eval_reward
 
