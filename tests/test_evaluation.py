@@ -329,3 +329,40 @@ def test_ppo_kl_to_init_tracking_changes_nothing_and_the_penalty_adds_the_kl():
     assert float(distributions.kl_divergence(c1, c2)) == pytest.approx(float(jnp.sum(p1 * jnp.log(p1 / p2))), rel=1e-5)
     with pytest.raises(ValueError, match="ppo.kl_to_init_coef"):
         PPOConfig(kl_to_init_coef=1.0).validate()
+
+
+# ---- experiments at smoke scale ------------------------------------------------------------
+def test_reward_distance_vs_regret_smoke_canonical_distances_rank_regret(tmp_path):
+    from experiments import reward_distance_vs_regret
+
+    summary = {s["distance"]: s["spearman_vs_regret"] for s in reward_distance_vs_regret.main(["--scale", "smoke", "--out", str(tmp_path)])}
+    # Proxies carry random shaping and scale, which move raw rewards but not policies: the
+    # canonicalised distances must rank regret better than the raw L2 distance does.
+    assert summary["starc"] > 0.5
+    for metric in ("epic", "dard", "starc"):
+        assert summary[metric] > summary["l2_raw"] + 0.1, summary
+    for name in ("reward_distance_vs_regret.png", "results.csv", "summary.csv", "command.txt"):
+        assert (tmp_path / name).exists()
+
+
+def test_goodhart_smoke_early_stopping_only_ever_gains(tmp_path):
+    import csv
+
+    from experiments import goodhart
+
+    summary = {s["angle"]: s for s in goodhart.main(["--scale", "smoke", "--out", str(tmp_path)])}
+    assert summary[0]["drop_height"] < 1e-3  # optimising the true reward itself never Goodharts
+    assert summary[90]["fraction_goodharting"] > 0.3  # an orthogonal proxy often does
+    assert summary[90]["stopped_true_return"] > summary[90]["final_true_return"]
+    # The stopping rule's guarantee: up to the stop, every step raised the true return.
+    with open(tmp_path / "curves.csv") as f:
+        rows = list(csv.DictReader(f))
+    runs: dict = {}
+    for r in rows:
+        runs.setdefault((r["angle"], r["mdp"]), []).append(r)
+    for run in runs.values():
+        stop = next(i for i, r in enumerate(run) if r["stopped"] == "1")
+        path = np.array([float(r["true_return"]) for r in run[: stop + 1]])
+        assert np.all(np.diff(path) >= -1e-4), path
+    for name in ("goodhart.png", "curves.csv", "summary.csv", "command.txt"):
+        assert (tmp_path / name).exists()
