@@ -1,9 +1,14 @@
-"""Suite-wide setup: one persistent XLA compilation cache per test session.
+"""Suite-wide setup: one persistent XLA compilation cache per test session, and the
+longest test files collected first.
 
 Many tests compile the same program more than once (a run and its resumed half, a sweep's
 chunks, CLI runs of one config); with a session cache the repeats load the executable
 instead of compiling it again. The cache lives in a temporary folder, so every session
-starts cold and tests never depend on a user's cache.
+starts cold and tests never depend on a user's cache. Under pytest-xdist (`.ci/run` uses
+`-n 2 --dist loadfile`) each worker is its own session with its own cache.
+
+The suite's time is dominated by compiling; with two workers taking whole files, the
+run ends when the last file does, so the files measured slowest start first.
 """
 
 import os
@@ -20,3 +25,14 @@ def _session_compile_cache(tmp_path_factory):
     os.environ["JAXREWARD_CACHE_DIR"] = directory
     enable_compile_cache(directory)
     yield
+
+
+#: Test files measured slowest on a 2-core CPU (compile-bound), longest first.
+SLOWEST_FILES = ("test_envs.py", "test_preference.py", "test_learning.py", "test_intrinsic.py",
+                 "test_env_locomotion.py", "test_render.py", "test_sac.py", "test_env_manipulation.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(SLOWEST_FILES)}
+    # sorted() is stable: tests keep their order within a file, other files theirs.
+    items[:] = sorted(items, key=lambda item: rank.get(item.path.name, len(rank)))
