@@ -131,3 +131,14 @@ def test_no_download_code_path():
     source = "\n".join(p.read_text() for p in package.glob("*.py"))
     for needle in ("urllib", "requests", "http://", "https://", "hf_hub_download", "snapshot_download"):
         assert needle not in source, needle
+
+
+def test_save_then_load_round_trips(tmp_path):
+    from jaxreward.rewards.encoders.clip_checkpoint import save_clip
+
+    clip = load_clip(LAYOUTS["openclip"])  # read in one layout, written in the other
+    again = load_clip(save_clip(tmp_path / "copy", clip.config, clip.params, clip.tokenizer))
+    assert again.layout == "huggingface" and again.config == clip.config
+    jax.tree.map(np.testing.assert_array_equal, again.params, clip.params)
+    texts = ["pole and cart", "a humanoid robot kneeling"]
+    np.testing.assert_array_equal(again.tokenizer(texts), clip.tokenizer(texts))

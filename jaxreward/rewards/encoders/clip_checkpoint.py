@@ -204,6 +204,66 @@ def _openclip_params(ck: dict, cfg: CLIPConfig) -> dict:
     }
 
 
+def _hf_state(params: dict, cfg: CLIPConfig) -> dict[str, np.ndarray]:
+    """The inverse of `_hf_params`: our parameters under Hugging Face keys."""
+    out = {}
+
+    def tower(prefix, blocks, layers):
+        for i in range(layers):
+            b, p = blocks[f"block_{i}"], f"{prefix}.encoder.layers.{i}."
+            named = {"layer_norm1": b["ln_1"], "layer_norm2": b["ln_2"], "mlp.fc1": b["fc"], "mlp.fc2": b["proj"]}
+            named |= {f"self_attn.{n}_proj": b["attn"][n] for n in ("q", "k", "v", "out")}
+            for name, leaf in named.items():
+                out[p + name + ".weight"] = leaf["scale"] if "scale" in leaf else leaf["kernel"].T
+                out[p + name + ".bias"] = leaf["bias"]
+
+    v, t = params["visual"], params["text"]
+    vm, tm = "vision_model.", "text_model."
+    out[vm + "embeddings.patch_embedding.weight"] = np.transpose(v["patch_embed"]["kernel"], (3, 2, 0, 1))
+    out[vm + "embeddings.class_embedding"] = v["class_embedding"]
+    out[vm + "embeddings.position_embedding.weight"] = v["position_embedding"]
+    out[vm + "pre_layrnorm.weight"], out[vm + "pre_layrnorm.bias"] = v["ln_pre"]["scale"], v["ln_pre"]["bias"]
+    out[vm + "post_layernorm.weight"], out[vm + "post_layernorm.bias"] = v["ln_post"]["scale"], v["ln_post"]["bias"]
+    out["visual_projection.weight"] = v["projection"].T
+    out[tm + "embeddings.token_embedding.weight"] = t["token_embedding"]["embedding"]
+    out[tm + "embeddings.position_embedding.weight"] = t["position_embedding"]
+    out[tm + "final_layer_norm.weight"], out[tm + "final_layer_norm.bias"] = t["ln_final"]["scale"], t["ln_final"]["bias"]
+    out["text_projection.weight"] = t["projection"].T
+    out["logit_scale"] = params["logit_scale"]
+    tower("vision_model", v["transformer"], cfg.vision.layers)
+    tower("text_model", t["transformer"], cfg.text.layers)
+    # np.array(order="C"), not np.ascontiguousarray, which turns 0-d logit_scale into shape (1,).
+    return {k: np.array(a, np.float32, order="C") for k, a in out.items()}
+
+
+def save_clip(folder: str | Path, config: CLIPConfig, params: dict, tokenizer: Tokenizer) -> Path:
+    """Writes a model in the Hugging Face layout (model.safetensors, config.json, vocab.json,
+    merges.txt) that `load_clip` reads back; used for the in-project stand-in model."""
+    from safetensors.numpy import save_file
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(_hf_state(params, config), str(folder / "model.safetensors"))
+    v, t = config.vision, config.text
+    hf = {
+        "architectures": ["CLIPModel"],
+        "model_type": "clip",
+        "projection_dim": config.embed_dim,
+        "vision_config": {
+            "image_size": v.image_size, "patch_size": v.patch_size, "hidden_size": v.width, "num_hidden_layers": v.layers,
+            "num_attention_heads": v.heads, "intermediate_size": v.mlp_dim, "hidden_act": config.activation,
+        },
+        "text_config": {
+            "max_position_embeddings": t.context_length, "vocab_size": t.vocab_size, "hidden_size": t.width,
+            "num_hidden_layers": t.layers, "num_attention_heads": t.heads, "intermediate_size": t.mlp_dim,
+            "hidden_act": config.activation, "eos_token_id": tokenizer.eos_id, "bos_token_id": tokenizer.bos_id,
+        },
+    }
+    (folder / "config.json").write_text(json.dumps(hf, indent=1))
+    tokenizer.save(folder)
+    return folder
+
+
 LAYOUTS = {
     "huggingface": ("vision_model.embeddings.class_embedding", _hf_expected, _hf_params),
     "openclip": ("visual.class_embedding", _openclip_expected, _openclip_params),

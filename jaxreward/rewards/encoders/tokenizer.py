@@ -54,6 +54,19 @@ def bytes_to_unicode() -> dict[int, str]:
     return mapping
 
 
+def _merge(word: tuple[str, ...], pair: tuple[str, str]) -> tuple[str, ...]:
+    """`word` with every occurrence of the adjacent `pair` joined into one symbol."""
+    merged, i = [], 0
+    while i < len(word):
+        if i < len(word) - 1 and (word[i], word[i + 1]) == pair:
+            merged.append(word[i] + word[i + 1])
+            i += 2
+        else:
+            merged.append(word[i])
+            i += 1
+    return tuple(merged)
+
+
 class Tokenizer:
     """Text -> token ids [N, context_length] int32, as CLIP's own tokenizer produces them."""
 
@@ -90,6 +103,41 @@ class Tokenizer:
             f"Download them next to the weights; nothing is fetched at run time."
         )
 
+    def save(self, folder: str | Path) -> None:
+        """Writes `vocab.json` and `merges.txt` (the Hugging Face layout) into `folder`."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "vocab.json").write_text(json.dumps(self.encoder, ensure_ascii=False), encoding="utf-8")
+        merges = sorted(self.ranks, key=self.ranks.get)
+        (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n", encoding="utf-8")
+
+    @classmethod
+    def train(cls, corpus: list[str], num_merges: int, context_length: int = 77) -> "Tokenizer":
+        """A small vocabulary in CLIP's format learned from `corpus` (greedy BPE, Sennrich et
+        al. 2016): the 256 byte symbols, the same with `</w>`, the merged symbols, the two
+        special tokens. For in-project stand-in models only; real checkpoints bring their own."""
+        byte_encoder = bytes_to_unicode()
+        words: dict[tuple[str, ...], int] = {}
+        for text in corpus:
+            for word in _WORDS.findall(" ".join(text.split()).lower()):
+                symbols = [byte_encoder[b] for b in word.encode("utf-8")]
+                key = tuple(symbols[:-1] + [symbols[-1] + "</w>"])
+                words[key] = words.get(key, 0) + 1
+        merges = []
+        for _ in range(num_merges):
+            pairs: dict[tuple[str, str], int] = {}
+            for word, count in words.items():
+                for pair in zip(word, word[1:]):
+                    pairs[pair] = pairs.get(pair, 0) + count
+            if not pairs:
+                break
+            best = max(sorted(pairs), key=pairs.get)  # ties broken by symbol order: deterministic
+            merges.append(best)
+            words = {_merge(word, best): count for word, count in words.items()}
+        symbols = list(byte_encoder.values())
+        vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in merges] + [BOS, EOS]
+        return cls({s: i for i, s in enumerate(vocab)}, merges, context_length)
+
     def _bpe_uncached(self, token: str) -> tuple[str, ...]:
         word = tuple(token[:-1]) + (token[-1] + "</w>",)
         while len(word) > 1:
@@ -97,15 +145,7 @@ class Tokenizer:
             best = min(pairs, key=lambda p: self.ranks.get(p, float("inf")))
             if best not in self.ranks:
                 break
-            merged, i = [], 0
-            while i < len(word):
-                if i < len(word) - 1 and (word[i], word[i + 1]) == best:
-                    merged.append(word[i] + word[i + 1])
-                    i += 2
-                else:
-                    merged.append(word[i])
-                    i += 1
-            word = tuple(merged)
+            word = _merge(word, best)
         return word
 
     def encode(self, text: str) -> list[int]:
