@@ -8,11 +8,16 @@ model (reset pose with N(0, 0.3²) hinge noise), rendered by
 - MuJoCo: `mujoco.Renderer` (OpenGL through EGL here) rendering the same poses one by one
   from the same camera, shadows and reflections off (`mj_forward` done beforehand, not
   timed), RGB read back to host memory — the way a peer's worker process renders;
+- MJX's own batch renderer (`mjx.create_render_context` / `mjx.render`, Warp kernels; on this
+  machine they run on the CPU) where warp-lang is installed (the `playground` extra): RGB and
+  depth of the same poses, `mjx.forward` done beforehand and not timed (ours is timed with
+  its kinematics), so the comparison favours Warp. Warp's context fixes the batch size and
+  is not vmappable, and Warp has no TPU backend — one reason ours is pure JAX;
 - MJX `mjx.ray` (once, 64², batch 16): the per-pixel ray cast MJX ships, vmapped over the
   image's rays; depth only. This is the alternative our analytic caster was measured against.
 
 Writes benchmarks/results/render_throughput.{json,md}. Usage:
-`MUJOCO_GL=egl python benchmarks/render_throughput.py [--envs humanoid,push] [--batches 1,16,64,256]`.
+`MUJOCO_GL=egl python benchmarks/render_throughput.py [--envs humanoid,push] [--batches 1,16,64,256] [--no-warp]`.
 """
 
 from __future__ import annotations
@@ -128,6 +133,32 @@ def time_mjx_ray(env, qpos, size: int, repeats: int) -> dict:
     return {"fps": len(qpos) / statistics.median(times)}
 
 
+def time_mjx_warp(env, qpos, size: int, repeats: int) -> dict | None:
+    """RGB + depth frames from `mjx.render` (Warp) on the same poses; None without warp-lang."""
+    import importlib.util
+
+    if importlib.util.find_spec("warp") is None:
+        return None
+    from mujoco import mjx
+
+    model = env.unwrapped.mj_model
+    m = mjx.put_model(model, impl="warp")
+    data = mjx.make_data(model, impl="warp")
+    batch = jax.vmap(lambda q: data.replace(qpos=q))(jnp.asarray(np.stack(qpos), jnp.float32))
+    batch = jax.jit(jax.vmap(mjx.forward, in_axes=(None, 0)))(m, batch)
+    ctx = mjx.create_render_context(model, nworld=len(qpos), cam_res=(size, size), render_rgb=True,
+                                    render_depth=True, cam_active=[0], use_shadows=False)  # fmt: skip
+    handle = ctx.pytree()
+    fn = jax.jit(lambda d: mjx.render(m, d, handle)[:2])
+    jax.block_until_ready(fn(batch))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(batch))
+        times.append(time.perf_counter() - t0)
+    return {"fps": len(qpos) / statistics.median(times)}
+
+
 def machine() -> dict:
     cpu = platform.processor() or platform.machine()
     try:
@@ -142,7 +173,7 @@ def machine() -> dict:
 
 def markdown(results: dict) -> str:
     lines = [
-        "# Render throughput: JAX ray caster vs mujoco.Renderer",
+        "# Render throughput: JAX ray caster vs mujoco.Renderer and mjx.render (Warp)",
         "",
         f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, JAX {results['machine']['jax']} "
         f"({results['machine']['backend']}), MuJoCo {results['machine']['mujoco']} (MUJOCO_GL={results['machine']['gl']}); "
@@ -151,12 +182,14 @@ def markdown(results: dict) -> str:
         "",
         "Frames per second (RGB, default camera, shadows and reflections off in MuJoCo):",
         "",
-        "| env | size | batch | ours (fps) | mujoco.Renderer (fps) | ratio |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| env | size | batch | ours (fps) | mujoco.Renderer (fps) | ratio | mjx.render, Warp (fps) | ours / Warp |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in results["rows"]:
+        warp = row.get("warp_fps")
+        warp_cells = f"{warp:.0f} | {row['ours_fps'] / warp:.2f}" if warp else "– | –"
         lines.append(f"| {row['env']} | {row['size']}² | {row['batch']} | {row['ours_fps']:.0f} | "
-                     f"{row['mujoco_fps']:.0f} | {row['ratio']:.2f} |")  # fmt: skip
+                     f"{row['mujoco_fps']:.0f} | {row['ratio']:.2f} | {warp_cells} |")  # fmt: skip
     for env, ray in results.get("mjx_ray", {}).items():
         lines += ["", f"`mjx.ray` depth-only frames on {env}, 64², batch 16: {ray['fps']:.1f} fps."]
     return "\n".join(lines) + "\n"
@@ -169,6 +202,7 @@ def main() -> None:
     parser.add_argument("--batches", default="1,16,64,256")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-mjx-ray", action="store_true")
+    parser.add_argument("--no-warp", action="store_true", help="skip mjx.render (Warp) even where warp-lang is installed")
     args = parser.parse_args()
     os.makedirs(RESULTS, exist_ok=True)
     results = {"machine": machine(), "rows": [], "mjx_ray": {}}
@@ -181,6 +215,9 @@ def main() -> None:
                 ref = time_mujoco(env, qpos, size, args.repeats)
                 row = {"env": name, "size": size, "batch": batch, "ours_fps": ours["fps"], "ours_compile_s": ours["compile_s"],
                        "mujoco_fps": ref["fps"], "ratio": ours["fps"] / ref["fps"]}  # fmt: skip
+                if not args.no_warp:
+                    warp = time_mjx_warp(env, qpos, size, args.repeats)
+                    row["warp_fps"] = warp["fps"] if warp else None
                 results["rows"].append(row)
                 print(json.dumps(row), flush=True)
                 with open(os.path.join(RESULTS, "render_throughput.json"), "w") as f:
