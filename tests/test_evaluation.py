@@ -366,3 +366,31 @@ def test_goodhart_smoke_early_stopping_only_ever_gains(tmp_path):
         assert np.all(np.diff(path) >= -1e-4), path
     for name in ("goodhart.png", "curves.csv", "summary.csv", "command.txt"):
         assert (tmp_path / name).exists()
+
+
+def test_overoptimisation_fits_recover_the_functional_forms(tmp_path):
+    """The training run itself is minutes of compiling on a CPU (its smoke numbers are in the
+    README); here its fitting and drawing run on curves drawn from Gao et al.'s RL form."""
+    import csv
+
+    from experiments import overoptimisation
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for budget, (alpha, beta) in ((30, (400.0, 300.0)), (300, (600.0, 150.0))):
+        d = np.linspace(0.05, 2.0, 30)
+        gold = -1200.0 + d * (alpha - beta * np.log(d)) + rng.normal(0, 2.0, d.shape)
+        for i, (di, g) in enumerate(zip(d, gold)):
+            rows.append(dict(model="32,32", budget=budget, pessimism=0.0, seed=0, env_steps=(i + 1) * 1000, gold_return=g,
+                             proxy_return=float(i), kl_to_init=di**2, accuracy_heldout=0.9, queries=budget))
+    with open(tmp_path / "curves.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    fitted = {(f["budget"], f["form"]): f for f in overoptimisation.main(["--from-csv", "--out", str(tmp_path)])}
+    for budget, (alpha, beta) in ((30, (400.0, 300.0)), (300, (600.0, 150.0))):
+        rl = fitted[(budget, "rl")]
+        assert rl["alpha"] == pytest.approx(alpha, rel=0.05) and rl["beta"] == pytest.approx(beta, rel=0.05), rl
+        assert rl["c"] == pytest.approx(-1200.0, abs=10.0)
+        assert rl["r2"] > 0.99 and rl["r2"] >= fitted[(budget, "bon")]["r2"]
+    assert (tmp_path / "overoptimisation.png").exists() and (tmp_path / "fits.csv").exists()
