@@ -246,6 +246,18 @@ def test_transforms_match_their_formulas():
             state, _ = model.update(state, batch(g0), jax.random.PRNGKey(1))
             out[f"wrapped_{kind}"], info = model.reward(state, batch(g1))
             out[f"reference_{kind}"] = info["reference"]
+        # The reference: frozen after `reference_updates`, or a running mean of every update.
+        for center in ("initial", "running_mean"):
+            model = transforms.Transformed(registry.make("gold", spec), transforms.TransformConfig(kind="log_sigmoid", center=center, reference_updates=1))
+            state = model.init(jax.random.PRNGKey(0))
+            for g in (g0, g1):
+                state, _ = model.update(state, batch(g), jax.random.PRNGKey(1))
+            out[f"reference_{center}"] = model.reference(state)
+        # As a composite term option, the transform wraps the term's model.
+        composite = registry.make_composite(spec, registry.RewardConfig(terms="gold:2:transform=par"))
+        cstate = composite.init(jax.random.PRNGKey(0))
+        cstate, _ = composite.update(cstate, batch(g0), jax.random.PRNGKey(1))
+        out["composite_par"], _ = composite.reward(cstate, batch(g1))
         return out
 
     out = jax.tree.map(np.asarray, run(*gold))
@@ -259,6 +271,9 @@ def test_transforms_match_their_formulas():
     # The wrapper centres on the running mean of what `update` saw.
     assert float(out["reference_par"]) == pytest.approx(g0.mean(), rel=1e-5)
     np.testing.assert_allclose(out["wrapped_par"], sigmoid(g1 - g0.mean()), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out["composite_par"], 2.0 * sigmoid(g1 - g0.mean()), rtol=1e-5, atol=1e-6)
+    assert float(out["reference_initial"]) == pytest.approx(g0.mean(), rel=1e-5)
+    assert float(out["reference_running_mean"]) == pytest.approx((g0.mean() + g1.mean()) / 2, rel=1e-4)
     # Delta: r_t − r_{t−1} per env, carried across batches, 0 right after an episode end.
     expected = np.zeros((T, B))
     for b in range(B):
@@ -269,6 +284,8 @@ def test_transforms_match_their_formulas():
     np.testing.assert_allclose(out["wrapped_delta"], expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="transform.kind"):
         transforms.TransformConfig(kind="sigmoid").validate()
+    with pytest.raises(ValueError, match="transform must be one of"):
+        registry.RewardConfig(terms="gold:1:transform=sigmoid").validate()
 
 
 # ---- optimisation pressure: KL to the initial policy in PPO --------------------------------
@@ -381,7 +398,7 @@ def test_overoptimisation_fits_recover_the_functional_forms(tmp_path):
         d = np.linspace(0.05, 2.0, 30)
         gold = -1200.0 + d * (alpha - beta * np.log(d)) + rng.normal(0, 2.0, d.shape)
         for i, (di, g) in enumerate(zip(d, gold)):
-            rows.append(dict(model="32,32", budget=budget, pessimism=0.0, seed=0, env_steps=(i + 1) * 1000, gold_return=g,
+            rows.append(dict(model="32,32", transform="none", budget=budget, pessimism=0.0, seed=0, env_steps=(i + 1) * 1000, gold_return=g,
                              proxy_return=float(i), kl_to_init=di**2, accuracy_heldout=0.9, queries=budget))
     with open(tmp_path / "curves.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -5,8 +5,11 @@ clipping). Weights live in the reward state as an array, so reward-variant sweep
 over them without recompiling. The composite is itself a `RewardModel`; every term's raw
 reward is reported in `info["term/<name>"]` so runs always log each term.
 
-Term syntax (CLI `--reward`): comma-separated `name[:weight][:norm=scale|standard][:clip=C]`,
-e.g. `regression`, `gold:1.0,regression:0.5:norm=scale:clip=5`.
+Term syntax (CLI `--reward`): comma-separated
+`name[:weight][:norm=scale|standard][:clip=C][:transform=KIND]`, e.g. `regression`,
+`gold:1.0,regression:0.5:norm=scale:clip=5`, `preference:1:transform=par`. A transform
+(`rewards/transforms.py`: par, log_sigmoid, clip, delta) wraps the term's model before
+normalisation and clipping.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from flax import struct
 
 from jaxreward.nets.normalizer import Normalizer
 from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
+from jaxreward.rewards.transforms import KINDS as TRANSFORMS
+from jaxreward.rewards.transforms import TransformConfig, Transformed
 
 NORMALIZATIONS = ("none", "scale", "standard")
 
@@ -32,6 +37,8 @@ class TermConfig:
     norm: str = "none"
     #: Clip the (normalised) term to [-clip, clip]; 0 disables.
     clip: float = 0.0
+    #: A reward-hacking transform of `rewards.transforms` ("none": off).
+    transform: str = "none"
 
 
 def parse_terms(text: str) -> tuple[TermConfig, ...]:
@@ -48,10 +55,12 @@ def parse_terms(text: str) -> tuple[TermConfig, ...]:
                     kwargs["norm"] = part[5:]
                 elif part.startswith("clip="):
                     kwargs["clip"] = float(part[5:])
+                elif part.startswith("transform="):
+                    kwargs["transform"] = part[10:]
                 else:
                     kwargs["weight"] = float(part)
             except ValueError:
-                raise ValueError(f"reward: cannot parse {part!r} in term {chunk!r}; expected a weight, norm=... or clip=...") from None
+                raise ValueError(f"reward: cannot parse {part!r} in term {chunk!r}; expected a weight, norm=..., clip=... or transform=...") from None
         terms.append(TermConfig(**kwargs))
     return tuple(terms)
 
@@ -68,6 +77,8 @@ def validate_terms(terms: tuple[TermConfig, ...], valid_names: list[str]) -> Non
             raise ValueError(f"reward term {t.name!r}: norm must be one of {', '.join(NORMALIZATIONS)}, got {t.norm!r}")
         if t.clip < 0:
             raise ValueError(f"reward term {t.name!r}: clip must be >= 0, got {t.clip}")
+        if t.transform not in TRANSFORMS:
+            raise ValueError(f"reward term {t.name!r}: transform must be one of {', '.join(TRANSFORMS)}, got {t.transform!r}")
 
 
 @struct.dataclass
@@ -83,6 +94,7 @@ class Composite(RewardModel):
     def __init__(self, spec: RewardSpec, terms: tuple[TermConfig, ...], models: tuple[RewardModel, ...]):
         super().__init__(spec)
         self.terms = terms
+        models = tuple(m if t.transform == "none" else Transformed(m, TransformConfig(kind=t.transform)) for t, m in zip(terms, models))
         self.models = models
         self.learned = any(m.learned for m in models)
         self.intrinsic = any(m.intrinsic for m in models)

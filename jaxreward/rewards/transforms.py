@@ -18,9 +18,13 @@ transform of `model`'s; the wrapped model still learns through `update`. Kinds:
   improving the score rather than for sitting where it is high.
 - "none": the reward unchanged (a control arm in experiments).
 
-r_ref, the reference reward, is by default the running mean of the raw reward the wrapper
-has seen in `update` — in control the role PAR's reference-policy reward plays, since the
-first updates see the initial policy. `center="fixed"` uses `reference` instead.
+r_ref, the reference reward, is by default the mean raw reward over the first
+`reference_updates` calls of `update` — the initial policy's rollouts, the role PAR's
+reference-policy reward plays — and then stays fixed. `center="running_mean"` keeps
+averaging over all rollouts (a reference that rises with the policy), `center="fixed"`
+uses `reference`.
+
+In a composite the transform is a term option: `--reward preference:1:transform=par`.
 
 Ensemble pessimism (mean − k·std, min) acts on the members of a model, not on its output;
 it is `rewards.preference.model.aggregate`, re-exported here as `ensemble` so that there
@@ -40,7 +44,7 @@ from jaxreward.rewards.base import RewardModel, TransitionBatch
 from jaxreward.rewards.preference.model import AGGREGATIONS, aggregate
 
 KINDS = ("none", "par", "log_sigmoid", "clip", "delta")
-CENTERS = ("running_mean", "fixed")
+CENTERS = ("initial", "running_mean", "fixed")
 
 #: Ensemble pessimism over member rewards [K, ...]: "mean", "mean_minus_std", "min".
 ensemble = aggregate
@@ -71,9 +75,11 @@ def delta(r: jax.Array, first: jax.Array, prev: jax.Array) -> jax.Array:
 @dataclass(frozen=True)
 class TransformConfig:
     kind: str = "none"
-    #: Where r_ref comes from: "running_mean" of the raw reward, or "fixed" (`reference`).
-    center: str = "running_mean"
+    #: Where r_ref comes from: "initial" (mean raw reward of the first `reference_updates`
+    #: updates), "running_mean" (of all of them), or "fixed" (`reference`).
+    center: str = "initial"
     reference: float = 0.0
+    reference_updates: int = 10
     #: The bound of kind "clip".
     clip: float = 1.0
 
@@ -84,12 +90,15 @@ class TransformConfig:
             raise ValueError(f"transform.center must be one of {', '.join(CENTERS)}, got {self.center!r}")
         if self.clip <= 0:
             raise ValueError(f"transform.clip must be positive, got {self.clip}")
+        if self.reference_updates <= 0:
+            raise ValueError(f"transform.reference_updates must be positive, got {self.reference_updates}")
 
 
 @struct.dataclass
 class TransformedState:
     inner: object
     stats: Normalizer  # running statistics of the raw reward (r_ref)
+    updates: jax.Array  # [] int32 calls of `update`
     prev_reward: jax.Array  # [B] raw reward of each env's last step (delta form)
     prev_done: jax.Array  # [B] whether that step ended its episode
 
@@ -103,13 +112,16 @@ class Transformed(RewardModel):
         self.model, self.cfg = model, cfg
         self.name = f"{model.name}_{cfg.kind}"
         self.learned, self.intrinsic, self.warmup_steps = model.learned, model.intrinsic, model.warmup_steps
+        self.frames = getattr(model, "frames", None)  # pixel terms: the wrapped model's frame request
+        self.frames = getattr(model, "frames", None)  # a pixel reward keeps its frames when transformed
 
     def init(self, rng) -> TransformedState:
         B = self.spec.num_envs
-        return TransformedState(self.model.init(rng), Normalizer.create(1), jnp.zeros((B,)), jnp.ones((B,), bool))
+        return TransformedState(self.model.init(rng), Normalizer.create(1), jnp.zeros((), jnp.int32), jnp.zeros((B,)),
+                                jnp.ones((B,), bool))
 
     def reference(self, state: TransformedState) -> jax.Array:
-        return state.stats.mean[0] if self.cfg.center == "running_mean" else jnp.asarray(self.cfg.reference, jnp.float32)
+        return state.stats.mean[0] if self.cfg.center != "fixed" else jnp.asarray(self.cfg.reference, jnp.float32)
 
     def reward(self, state: TransformedState, batch: TransitionBatch):
         raw, info = self.model.reward(state.inner, batch)
@@ -133,4 +145,7 @@ class Transformed(RewardModel):
     def update(self, state: TransformedState, batch: TransitionBatch, rng):
         raw, _ = self.model.reward(state.inner, batch)
         inner, metrics = self.model.update(state.inner, batch, rng)
-        return TransformedState(inner, state.stats.update(raw.reshape(-1, 1)), raw[-1], batch.done[-1].astype(bool)), metrics
+        stats = state.stats.update(raw.reshape(-1, 1))
+        if self.cfg.center == "initial":
+            stats = jax.tree.map(lambda new, old: jnp.where(state.updates < self.cfg.reference_updates, new, old), stats, state.stats)
+        return TransformedState(inner, stats, state.updates + 1, raw[-1], batch.done[-1].astype(bool)), metrics
