@@ -64,7 +64,7 @@ def run_variants(
       settings: TrainConfig overrides (num_envs, total_steps, ppo, reward sections...).
       label: name of the env setting in the rows (default: env).
 
-    Returns rows: env, variant, seed, env_steps, success, coverage (visited cells / cells),
+    Returns rows: env, variant, seed, env_steps, success, coverage (visited cells / reachable cells),
     gold_return, intrinsic (mean step bonus of the variant's terms).
     """
     names = [t.split(":")[0] for t in terms]
@@ -73,7 +73,7 @@ def run_variants(
     reward = dict(settings.get("reward", {}), terms=all_terms)
     cfg = presets.config_for(env, **{**settings, "reward": reward, "num_seeds": len(runs)})
     trainer = Trainer(cfg)
-    num_cells = float(trainer.env.unwrapped.num_cells)
+    num_cells = float(trainer.env.unwrapped.reachable_cells)
 
     keys = jnp.stack([jax.random.PRNGKey(s) for _, s in runs])
     state = trainer.init_seeds(keys)

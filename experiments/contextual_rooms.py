@@ -60,6 +60,8 @@ class ContextualRooms(Env):
         return 4
 
     num_cells = SIZE * SIZE
+    #: Wall rows are cells the agent cannot enter, except for their door.
+    reachable_cells = SIZE * SIZE - len(WALL_ROWS) * (SIZE - 1)
 
     def _layout(self, rng: jax.Array) -> jax.Array:
         """[len(WALL_ROWS) + 1] int32: door column of each wall row, then the goal column."""

@@ -5,7 +5,8 @@ rarely sees a reward — point mazes, mountain car, deep sea of several sizes, t
 PPO alone against PPO + RND (Burda et al. 2019), ICM (Pathak et al. 2017), E3B (Henaff et al.
 2022), an episodic count and global × episodic (RND × E3B; Henaff, Jiang, Raileanu 2023).
 Success is the fraction of episodes ending in success; coverage the fraction of the env's
-cells (`metrics["cell"]`) visited since training began. Lines are means over seeds, bands
+reachable cells (`metrics["cell"]`; wall cells excluded, `env.reachable_cells`) visited since
+training began. Lines are means over seeds, bands
 95% normal-approximation intervals; all variants × seeds of an env are one vmapped program
 (`experiments/bonus_sweep.py`).
 

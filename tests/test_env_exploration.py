@@ -429,3 +429,24 @@ def test_ant_maze_sparse_reward_is_zero_for_random_motion_and_one_at_the_goal():
     reward, success = run(at_goal, jnp.zeros_like(random_actions))
     np.testing.assert_array_equal(np.asarray(reward[0]), 1.0)
     np.testing.assert_array_equal(np.asarray(success[0]), 1.0)
+
+
+# ---- coverage denominators: the cells an agent can enter ------------------------------------
+def test_maze_reachable_cells_exclude_walls():
+    # Counted by hand from the character grids: free cells (S, G, '.') row by row.
+    assert envs.make("point_maze_medium_sparse").unwrapped.reachable_cells == 4 + 5 + 3 + 5 + 4 + 5
+    assert envs.make("point_maze_large_sparse").unwrapped.reachable_cells == 9 + 5 + 9 + 3 + 8 + 4 + 8
+    assert envs.make("point_maze_sparse").unwrapped.reachable_cells == 100  # the "u" arena: no cell is all wall
+    isolated = ("#####", "#S..#", "###.#", "#G#.#", "#####")  # 6 free cells; G's is walled off from S
+    assert point_maze._cells_reachable_from_start(isolated) == 5
+
+
+def test_deep_sea_reachable_cells_are_the_cells_some_action_sequence_visits():
+    env, reset, step = jitted("deep_sea", size=4)
+    seen = set()
+    for code in range(2**4):
+        state = reset(jax.random.PRNGKey(0))
+        for k in range(4):
+            state = step(state, jnp.int32((code >> k) & 1))
+            seen.add(int(state.metrics["cell"]))
+    assert len(seen) == env.reachable_cells < env.num_cells

@@ -73,6 +73,7 @@ class AntMaze(Ant):
         self.bounds = (layout.bounds - shift) * CELL_SIZE
         self.goal = (layout.goal - layout.start) * CELL_SIZE
         self.cells = layout.cells
+        self._reachable_cells = layout.reachable_cells
         self._reward_key = "reward/goal" if self.sparse else "reward/distance"
         super().__init__(
             terminate_when_unhealthy=False,
@@ -84,6 +85,11 @@ class AntMaze(Ant):
     @property
     def num_cells(self) -> int:
         return self.cells[0] * self.cells[1]
+
+    @property
+    def reachable_cells(self) -> int:
+        """Maze cells the torso can enter (not walls): the denominator of coverage."""
+        return self._reachable_cells
 
     def _edit_spec(self, spec: mujoco.MjSpec) -> None:
         spec.geom("torso_geom").contype = TORSO_CONTYPE

@@ -76,6 +76,14 @@ class DeepSea(Env):
     def num_cells(self) -> int:
         return (self.size + 1) * self.size
 
+    @property
+    def reachable_cells(self) -> int:
+        """Values `metrics["cell"]` takes after some step (the denominator of coverage): after
+        step k ∈ 1..N−1 the agent is in row k at a column ≤ k (k + 1 cells), then in one of
+        the N columns of the terminal row."""
+        n = self.size
+        return sum(k + 1 for k in range(1, n)) + n
+
     def render_scene(self, state: State, camera=None):
         """Top view of the grid: the agent (blue) and the treasure cell (yellow)."""
         row, column = state.pipeline_state[0], state.pipeline_state[1]

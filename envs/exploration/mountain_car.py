@@ -66,6 +66,8 @@ class MountainCar(Env):
         return scene, drawings.choose_camera(camera, drawings.side_camera(-0.3, 0.55, 1.0))
 
     num_cells = CELL_BINS * CELL_BINS
+    #: Which (position, velocity) cells the car can reach has no closed form; all count.
+    reachable_cells = num_cells
 
     @staticmethod
     def cell(q: jax.Array) -> jax.Array:

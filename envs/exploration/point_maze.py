@@ -67,6 +67,8 @@ class Layout:
       goal_radius: success radius around the goal.
       cells: (columns, rows) of the grid behind `metrics["cell"]`.
       episode_length: default time limit.
+      reachable_cells: how many of those cells the agent can enter (the denominator of
+        coverage); 0: all of them.
     """
 
     walls: np.ndarray
@@ -76,6 +78,7 @@ class Layout:
     goal_radius: float
     cells: tuple[int, int]
     episode_length: int
+    reachable_cells: int = 0
 
 
 MEDIUM_GRID = (
@@ -141,7 +144,22 @@ def grid_layout(grid: tuple[str, ...], episode_length: int, goal_radius: float =
         goal_radius=goal_radius,
         cells=(cols, rows),
         episode_length=episode_length,
+        reachable_cells=_cells_reachable_from_start(grid),
     )
+
+
+def _cells_reachable_from_start(grid: tuple[str, ...]) -> int:
+    """Non-wall cells 4-connected to 'S' (a point mass moves between adjacent cells only)."""
+    start = next((r, line.index("S")) for r, line in enumerate(grid) if "S" in line)
+    seen, frontier = {start}, [start]
+    while frontier:
+        r, c = frontier.pop()
+        for nr, nc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
+            inside = 0 <= nr < len(grid) and 0 <= nc < len(grid[nr])
+            if inside and grid[nr][nc] != "#" and (nr, nc) not in seen:
+                seen.add((nr, nc))
+                frontier.append((nr, nc))
+    return len(seen)
 
 
 _SQUARE = np.array([-1.0, -1.0, 1.0, 1.0], np.float32)
@@ -212,6 +230,12 @@ class PointMaze(Env):
     def num_cells(self) -> int:
         """How many distinct values `metrics["cell"]` can take."""
         return self.layout.cells[0] * self.layout.cells[1]
+
+    @property
+    def reachable_cells(self) -> int:
+        """How many of them the point can enter: the denominator of coverage. The "u" and
+        "open" arenas' walls cover no cell whole, so every cell counts there."""
+        return self.layout.reachable_cells or self.num_cells
 
     def blocked(self, pos: jax.Array) -> jax.Array:
         """pos: [2] -> bool scalar: inside (or on) a wall, or outside the arena."""
