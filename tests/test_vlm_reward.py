@@ -129,3 +129,29 @@ def test_frames_to_reward_with_a_loaded_checkpoint():
     np.testing.assert_allclose(embeds[1], direct, atol=1e-5)
     reward = goal_baseline_reward(embeds, goal, baseline, 0.5)
     np.testing.assert_allclose(reward, _paper_reward(np.asarray(embeds).reshape(6, -1), goal, baseline, 0.5).reshape(2, 3), atol=1e-5)
+
+
+def test_vlm_reward_term_scores_pixels_and_names_what_it_needs():
+    from jaxreward.rewards.base import FrameSpec, RewardSpec, TransitionBatch
+    from jaxreward.rewards.vlm_reward import VLMConfig, VLMReward
+
+    spec = RewardSpec(observation_size=4, action_size=2, discrete=True, num_envs=3, unroll_length=2)
+    with pytest.raises(ValueError, match="needs a local CLIP checkpoint folder"):
+        VLMReward(spec, VLMConfig())
+    folder = str(Path(__file__).parent / "data" / "clip_tiny_hf")
+    model = VLMReward(spec, VLMConfig(checkpoint=folder, alpha=0.25))
+    assert model.frames == FrameSpec(32, 32, None)  # the checkpoint's resolution
+    state = model.init(jax.random.PRNGKey(0))
+    zeros = jnp.zeros((2, 3))
+    pixels = jnp.asarray(np.random.default_rng(6).integers(0, 256, size=(2, 3, 32, 32, 3), dtype=np.uint8))
+    batch = TransitionBatch(jnp.zeros((2, 3, 4)), zeros, jnp.zeros((2, 3, 4)), zeros, zeros, zeros, {}, pixels)
+
+    @jax.jit
+    def score(state, batch):  # one compiled program: eager dispatch of the tower is slow
+        direct = model.model.apply({"params": state["params"]}, preprocess(batch.pixels.reshape(6, 32, 32, 3), 32), method=model.model.encode_image)
+        return model.reward(state, batch)[0], direct
+
+    reward, embeds = score(state, batch)
+    np.testing.assert_allclose(reward.reshape(6), _paper_reward(np.asarray(embeds), model.goal, model.baseline, 0.25), atol=1e-5)
+    with pytest.raises(ValueError, match="has none"):
+        model.reward(state, batch.replace(pixels=None))

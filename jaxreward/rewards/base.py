@@ -34,6 +34,19 @@ class RewardSpec:
     unroll_length: int
 
 
+@dataclass(frozen=True)
+class FrameSpec:
+    """Frames a pixel-based reward asks the rollout for (static): each transition's next
+    state rendered by `env.render(state, camera, height, width)` into `TransitionBatch.pixels`
+    uint8 [T, B, height, width, 3]. At an episode end the auto-reset has already replaced
+    the state, so that one frame shows the next episode's first state (the final state is
+    not kept; `next_obs` is)."""
+
+    height: int = 64
+    width: int = 64
+    camera: Any = None
+
+
 @struct.dataclass
 class TransitionBatch:
     """Transitions as reward models see them; leading axes [T, B].
@@ -64,6 +77,8 @@ class RewardModel:
     #: True for exploration bonuses: the composite hands them to the learner as a separate
     #: intrinsic stream (PPO then trains a second value head on it).
     intrinsic: bool = False
+    #: Frames to render for this model (`FrameSpec`), or None: no pixels (the default).
+    frames: FrameSpec | None = None
     #: Per-env steps of a random-action warm-up the training step runs at init and shows
     #: to `observe` (e.g. RND's observation statistics); 0: no warm-up.
     warmup_steps: int = 0

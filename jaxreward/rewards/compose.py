@@ -99,6 +99,10 @@ class Composite(RewardModel):
         self.learned = any(m.learned for m in models)
         self.intrinsic = any(m.intrinsic for m in models)
         self.warmup_steps = max((m.warmup_steps for m in models), default=0)
+        specs = {m.frames for m in models if m.frames is not None}
+        if len(specs) > 1:
+            raise ValueError(f"reward terms ask for different frames {sorted(map(str, specs))}; pixel terms must share one FrameSpec")
+        self.frames = specs.pop() if specs else None
 
     def init(self, rng) -> CompositeState:
         keys = jax.random.split(rng, len(self.models))

@@ -17,6 +17,7 @@ from jaxreward.rewards.icm import ICM, ICMConfig
 from jaxreward.rewards.knn_episodic import KNNConfig, KNNEpisodic
 from jaxreward.rewards.regression import Regression, RegressionConfig
 from jaxreward.rewards.rnd import RND, RNDConfig
+from jaxreward.rewards.vlm_reward import VLMConfig, VLMReward
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,13 @@ class RewardConfig:
     knn: KNNConfig = field(default_factory=KNNConfig)
     global_episodic: GlobalEpisodicConfig = field(default_factory=GlobalEpisodicConfig)
     coverage: CoverageConfig = field(default_factory=CoverageConfig)
+    vlm: VLMConfig = field(default_factory=VLMConfig)
 
     def validate(self) -> None:
         validate_terms(parse_terms(self.terms), names())
         self.regression.validate()
         self.preference.validate()
-        for section in (self.rnd, self.icm, self.e3b, self.count, self.knn, self.global_episodic, self.coverage):
+        for section in (self.rnd, self.icm, self.e3b, self.count, self.knn, self.global_episodic, self.coverage, self.vlm):
             section.validate()
 
 
@@ -58,6 +60,7 @@ _BUILDERS = {
     "global_x_episodic": lambda spec, cfg: _global_episodic(spec, cfg, "product"),
     "global_plus_episodic": lambda spec, cfg: _global_episodic(spec, cfg, "sum"),
     "coverage": lambda spec, cfg: Coverage(spec, cfg.coverage),
+    "vlm": lambda spec, cfg: VLMReward(spec, cfg.vlm),
 }
 
 _DESCRIPTIONS = {
@@ -72,6 +75,7 @@ _DESCRIPTIONS = {
     "global_x_episodic": "intrinsic: rnd x an episodic bonus (global_episodic.episodic; Henaff et al. 2023)",
     "global_plus_episodic": "intrinsic: rnd + an episodic bonus (global_episodic.episodic)",
     "coverage": "diagnostic, reward 0: logs the number of distinct metrics['cell'] visited",
+    "vlm": "CLIP similarity of the rendered frame to prompts, goal-baseline regularised (Rocamonde et al. 2024); needs reward.vlm.checkpoint",
 }
 
 

@@ -25,12 +25,15 @@ Pearson correlation between the reward and binary labels over a set of states.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxreward.rewards.base import FrameSpec, RewardModel, RewardSpec, TransitionBatch
+from jaxreward.rewards.encoders.clip_checkpoint import load_clip
 from jaxreward.rewards.encoders.clip_model import CLIP, unit
 from jaxreward.rewards.encoders.preprocess import preprocess
 
@@ -114,3 +117,90 @@ def epic_distance(rewards: jax.Array, labels: jax.Array) -> jax.Array:
     y = labels - jnp.mean(labels)
     rho = jnp.sum(r * y) / jnp.sqrt(jnp.sum(r**2) * jnp.sum(y**2))
     return jnp.sqrt(jnp.clip(1.0 - rho, 0.0, 2.0) / 2.0)
+
+
+# --- the reward model inside the training step ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class VLMConfig:
+    """Settings of the `vlm` reward term (defaults: the paper's CartPole prompts).
+
+    `checkpoint` is a local folder with CLIP weights and tokenizer files (`load_clip`); it is
+    only read when the term is used. `alpha` is a vmappable leaf (it lives in the reward
+    state); the rest is static.
+    """
+
+    checkpoint: str = ""
+    goal_prompts: tuple[str, ...] = ("pole vertically upright on top of the cart",)
+    baseline_prompts: tuple[str, ...] = ("pole and cart",)
+    #: Goal-baseline regularisation strength α in [0, 1] (mode "goal_baseline").
+    alpha: float = 0.5
+    #: "goal_baseline", "cosine" (plain CLIP reward) or "contrast" (goal minus baseline).
+    mode: str = "goal_baseline"
+    #: Rendered frame size (square); 0: the model's input resolution.
+    frame_size: int = 0
+    #: Camera passed to `env.render` (None: the env's default view).
+    camera: str | None = None
+    #: Image-tower matmul dtype: "float32", or "bfloat16" on accelerators.
+    dtype: str = "float32"
+    #: Frames per image-tower call (lax.map chunks over the T·B frames); 0: all at once.
+    batch_size: int = 0
+
+    def validate(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"vlm.mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"vlm.alpha must be in [0, 1], got {self.alpha}")
+        if self.dtype not in ("float32", "bfloat16"):
+            raise ValueError(f"vlm.dtype must be float32 or bfloat16, got {self.dtype!r}")
+        if not self.goal_prompts or (self.mode != "cosine" and not self.baseline_prompts):
+            raise ValueError("vlm.goal_prompts (and, except in mode 'cosine', vlm.baseline_prompts) must not be empty")
+        if self.frame_size < 0 or self.batch_size < 0:
+            raise ValueError("vlm.frame_size and vlm.batch_size must be >= 0")
+
+
+class VLMReward(RewardModel):
+    """CLIP reward of Rocamonde et al. (2024) on frames rendered inside the training step.
+
+    Text embeddings are computed once here, on the host; the image tower runs on
+    `batch.pixels` ([T, B, H, W, 3], asked for through `frames`). The CLIP parameters live in
+    the reward state (so vmapped runs share one program and checkpoints are self-contained).
+    """
+
+    name = "vlm"
+
+    def __init__(self, spec: RewardSpec, cfg: VLMConfig):
+        super().__init__(spec)
+        cfg.validate()
+        if not cfg.checkpoint:
+            raise ValueError(
+                "reward 'vlm' needs a local CLIP checkpoint folder: set reward.vlm.checkpoint (e.g. the files of "
+                "openai/clip-vit-base-patch32 downloaded by you). Nothing is downloaded at run time."
+            )
+        self.cfg = cfg
+        loaded = load_clip(cfg.checkpoint)
+        self.model = CLIP(loaded.config, dtype=jnp.bfloat16 if cfg.dtype == "bfloat16" else jnp.float32)
+        self.params = loaded.params
+        self.goal = prompt_embeddings(self.model, loaded.params, loaded.tokenizer, cfg.goal_prompts)
+        self.baseline = prompt_embeddings(self.model, loaded.params, loaded.tokenizer, cfg.baseline_prompts or cfg.goal_prompts)
+        size = cfg.frame_size or loaded.config.vision.image_size
+        self.frames = FrameSpec(size, size, cfg.camera)
+
+    def init(self, rng):
+        return {
+            "params": jax.tree.map(jnp.asarray, self.params),
+            "goal": jnp.asarray(self.goal),
+            "baseline": jnp.asarray(self.baseline),
+            "alpha": jnp.asarray(self.cfg.alpha, jnp.float32),
+        }
+
+    def reward(self, state, batch: TransitionBatch):
+        if batch.pixels is None:
+            raise ValueError(
+                "reward 'vlm' scores rendered frames, but this batch has none (SAC's replay relabelling does not "
+                "store frames; use the PPO learner)"
+            )
+        embeds = image_embeddings(self.model, state["params"], batch.pixels, self.cfg.batch_size)
+        r = vlm_reward(self.cfg.mode, embeds, state["goal"], state["baseline"], state["alpha"])
+        return r, {}

@@ -22,10 +22,11 @@ class Rollout:
     value: jax.Array
 
 
-def rollout(env: Env, policy: Callable, env_state: State, rng: jax.Array, length: int) -> tuple[State, Rollout]:
+def rollout(env: Env, policy: Callable, env_state: State, rng: jax.Array, length: int, frames=None) -> tuple[State, Rollout]:
     """Steps the batched auto-resetting `env` `length` times.
 
     policy(obs [B, D], rng) -> (env_action, raw_action, log_prob [B], value [B]).
+    frames: a `rewards.base.FrameSpec` to render each next state into `pixels`, or None.
     """
 
     def one_step(state: State, key):
@@ -39,6 +40,7 @@ def rollout(env: Env, policy: Callable, env_state: State, rng: jax.Array, length
             done=nxt.done,
             truncation=nxt.info["truncation"],
             metrics=nxt.metrics,
+            pixels=None if frames is None else env.render(nxt, frames.camera, frames.height, frames.width),
         )
         return nxt, Rollout(transition, raw, log_prob, value)
 

@@ -122,7 +122,7 @@ class Trainer:
             return action, action, zeros, zeros
 
         start = env.reset(jax.random.split(k_reset, self.cfg.num_envs))
-        _, roll = rollout(env, random_policy, start, k_roll, self.reward_model.warmup_steps)
+        _, roll = rollout(env, random_policy, start, k_roll, self.reward_model.warmup_steps, self.reward_model.frames)
         return self.reward_model.observe(reward_state, roll.transitions)
 
     def _replay_item(self, env_state: State) -> dict:
@@ -146,7 +146,7 @@ class Trainer:
         cfg = self.cfg
         rng, k_roll, k_reward, k_learn = jax.random.split(ts.rng, 4)
 
-        env_state, roll = rollout(self.env, self._behaviour_policy(ts), ts.env, k_roll, cfg.unroll_length)
+        env_state, roll = rollout(self.env, self._behaviour_policy(ts), ts.env, k_roll, cfg.unroll_length, self.reward_model.frames)
         batch = roll.transitions
 
         if self.two_heads:
