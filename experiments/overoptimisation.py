@@ -68,10 +68,12 @@ def run_size(cfg: dict, hidden: tuple[int, ...], transform: str = "none", total_
                               reward={"terms": f"preference:1:transform={transform}", "preference": pref})
     trainer = Trainer(tcfg)
     state = trainer.init_seeds(jnp.stack([jax.random.PRNGKey(s) for _, _, s in runs]))
-    pstate = state.reward.terms[0]
+    term = state.reward.terms[0]
+    pstate = term.inner if transform != "none" else term  # a transform wraps the preference state
     pstate = pstate.replace(budget=jnp.asarray([n for n, _, _ in runs], jnp.int32),
                             pessimism=jnp.asarray([k for _, k, _ in runs], jnp.float32))
-    state = state.replace(reward=state.reward.replace(terms=(pstate,)))
+    term = term.replace(inner=pstate) if transform != "none" else pstate
+    state = state.replace(reward=state.reward.replace(terms=(term,)))
     state = jax.device_put(state, trainer.shardings(state))
     chunk = trainer.chunk_fn(tcfg.iterations_per_log)
     rows, done, start = [], 0, time.perf_counter()
