@@ -57,3 +57,12 @@ def test_upright_poles_score_higher_than_fallen_ones(rewards, alpha_index):
     auc = np.mean(upright[:, None] > fallen[None, :])
     assert auc >= 0.9, (auc, upright.mean(), fallen.mean())
     assert float(epic_distance(jnp.asarray(r), jnp.asarray(labels))) < 0.5
+
+
+def test_experiment_without_checkpoint_stops_with_instructions():
+    from experiments import vlm_rm
+
+    with pytest.raises(SystemExit) as stop:
+        vlm_rm.main([])
+    message = str(stop.value)
+    assert "--clip-checkpoint FOLDER" in message and "--standin" in message and "openai/clip-vit-base-patch32" in message
