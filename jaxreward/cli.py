@@ -30,6 +30,7 @@ SUBCONFIG_DOCS = {
     "knn": "the `knn` reward model",
     "global_episodic": "the `global_x_episodic` / `global_plus_episodic` reward models",
     "coverage": "the `coverage` diagnostic term",
+    "vlm": "the `vlm` reward: CLIP checkpoint folder, prompts (separated by |), alpha",
 }
 
 FIELD_HELP = {
@@ -98,9 +99,14 @@ def _field_parser(annotation, default):
     if isinstance(default, bool):
         return _parse_bool
     if isinstance(default, tuple):
+        if default and all(isinstance(x, str) for x in default):
+            # Text tuples (vlm prompts) contain commas, so they are separated by "|".
+            return lambda s: tuple(x.strip() for x in s.split("|") if x.strip())
         return lambda s: tuple(int(x) for x in s.split(",") if x)
     if isinstance(default, int):
         return int
+    if default is None and str in typing.get_args(annotation):  # an optional name (vlm.camera)
+        return str
     if isinstance(default, float) or default is None:  # None: an optional number
         return float
     return str
