@@ -187,13 +187,15 @@ def test_sampled_distances_are_invariant_to_shaping_and_scale_on_pendulum():
     speed = lambda o, a, n, g: -(n[:, 2] ** 2)  # noqa: E731 — pendulum's gold minus its angle term
 
     @jax.jit
-    def run(key):
-        sample = sampled.collect(env, key, num_transitions=64, num_samples=4)
-        gold = sampled.evaluate(sampled.model_fn(gold_model, gold_model.init(key)), sample)
+    def compare(sample):
+        gold = sampled.evaluate(sampled.model_fn(gold_model, gold_model.init(None)), sample)
         return {name: sampled.distances(gold, sampled.evaluate(fn, sample), sample.weight, 0.99)
                 for name, fn in (("shaped", shaped), ("speed", speed), ("negated", lambda o, a, n, g: -g))}
 
-    d = jax.tree.map(float, run(jax.random.PRNGKey(0)))
+    # The same sample (and compiled program) as the eval-reward test below.
+    sample = sampled.sample(env, 0, num_transitions=64, num_samples=4)
+    assert float(sample.weight.sum()) > 32  # most base transitions continue their episode
+    d = jax.tree.map(float, compare(sample))
     for metric in ("epic", "dard", "starc"):
         assert d["shaped"][metric] < 1e-2, d
         assert d["speed"][metric] > 0.05, d  # a different reward is measurably away
@@ -305,17 +307,25 @@ def test_ppo_kl_to_init_tracking_changes_nothing_and_the_penalty_adds_the_kl():
     batch = PPOBatch(obs=obs, next_obs=obs, raw_action=raw, log_prob=jnp.full((T, B), -2.0), value=jnp.zeros((T, B)),
                      reward=raw[..., 0] * 2.0, termination=jnp.zeros((T, B)), done=jnp.zeros((T, B)))
 
-    def run(agent):
+    def run(agent, state):
         def update(state, key):
             return agent.learn(state, batch, key)
 
-        state, metrics = jax.lax.scan(update, agent.init(keys[2]), jax.random.split(keys[3], 4))
+        state, metrics = jax.lax.scan(update, state, jax.random.split(keys[3], 4))
         return state, jax.tree.map(lambda m: m[-1], metrics)
 
-    out = {name: jax.jit(run, static_argnums=0)(agent) for name, agent in agents.items()}
+    # One initialisation for both (compiling flax's initialisers is seconds on a CPU); the
+    # tracking agent's state also keeps the initial policy, as its `init` would.
+    start = jax.jit(agents["off"].init)(keys[2])
+    starts = {"off": start, "track": start.replace(init_policy=start.params["policy"])}
+    out = {name: jax.jit(run, static_argnums=0)(agent, starts[name]) for name, agent in agents.items()}
     # Tracking only observes: the updates are bitwise those of plain PPO.
     jax.tree.map(np.testing.assert_array_equal, out["off"][0].params, out["track"][0].params)
     assert "ppo/kl_to_init" not in out["off"][1] and out["off"][0].init_policy is None
+    # Without tracking the state has no extra leaves; with it, a copy of the policy (traced, not run).
+    assert jax.eval_shape(agents["off"].init, keys[2]).init_policy is None
+    tracked = jax.eval_shape(agents["track"].init, keys[2])
+    assert jax.tree.structure(tracked.init_policy) == jax.tree.structure(tracked.params["policy"])
     state = out["track"][0]
     kl = float(out["track"][1]["ppo/kl_to_init"])
     assert kl > 1e-3  # the policy moved

@@ -64,13 +64,12 @@ def measure(env_name: str, reward: str, against: str, num_transitions: int = 256
     models = [registry.make_composite(spec, registry.RewardConfig(terms=t)) for t in (reward, against)]
 
     @jax.jit
-    def run(key):
-        k_sample, k_a, k_b = jax.random.split(key, 3)
-        sample = sampled.collect(env, k_sample, num_transitions, num_samples)
+    def compare(sample, key):
+        k_a, k_b = jax.random.split(key)
         values = [sampled.evaluate(sampled.model_fn(m, m.init(k)), sample) for m, k in zip(models, (k_a, k_b))]
         return sampled.distances(values[0], values[1], sample.weight, discount), sample.weight.sum()
 
-    dist, used = run(jax.random.PRNGKey(seed))
+    dist, used = compare(sampled.sample(env, seed, num_transitions, num_samples), jax.random.PRNGKey(seed + 1))
     return {**{k: float(v) for k, v in dist.items()}, "transitions": int(used)}
 
 

@@ -84,30 +84,19 @@ def collect(env, rng: jax.Array, num_transitions: int = 256, num_samples: int = 
     """
     N, M, W = num_transitions, num_samples, warmup_steps
     k_reset, k_act, k_pool = jax.random.split(rng, 3)
-    sizes = [W * N, N, 3 * N * M, M]  # warm-up, base, (from s, from s', between), EPIC's pool actions
+    sizes = [(W + 1) * N, 3 * N * M, M]  # warm-up and base, (from s, from s', between), EPIC's pool actions
     noise = jax.random.uniform(k_act, (sum(sizes), max(env.action_size, 1)))
-    u_warm, u_base, u_grid, u_pool = jnp.split(noise, list(np.cumsum(sizes)[:-1]))
+    u_walk, u_grid, u_pool = jnp.split(noise, list(np.cumsum(sizes)[:-1]))
     step = jax.vmap(env.step)
 
-    def warm(state, u):
-        return step(state, _actions(env, u)), None
+    def walk(carry, u):  # carries (state, previous state): the last step is the base transition
+        return (step(carry[0], _actions(env, u)), carry[0]), None
 
-    state = jax.vmap(env.reset)(jax.random.split(k_reset, N))
-    state, _ = jax.lax.scan(warm, state, u_warm.reshape(W, N, -1))
+    start = jax.vmap(env.reset)(jax.random.split(k_reset, N))
+    (nxt, state), _ = jax.lax.scan(walk, (start, start), u_walk.reshape(W + 1, N, -1))
     alive = 1.0 - state.done
-    action = _actions(env, u_base)
-    nxt = step(state, action)
+    action = _actions(env, u_walk.reshape(W + 1, N, -1)[-1])
     act_obs, act_next, act_between = (_actions(env, u.reshape(N, M, -1)) for u in jnp.split(u_grid, 3))
-
-    def step_from(states, actions, n):
-        """states: pytree [n, ...]; actions [n, M, ...] -> the n×M successor states."""
-        tiled = jax.tree.map(lambda x: jnp.repeat(x[:, None], M, 1).reshape((n * M,) + x.shape[1:]), states)
-        out = step(tiled, actions.reshape((n * M,) + actions.shape[2:]))
-        return jax.tree.map(lambda x: x.reshape((n, M) + x.shape[1:]), out)
-
-    from_obs = step_from(state, act_obs, N)
-    from_next = step_from(nxt, act_next, N)
-    between = step(jax.tree.map(lambda x: x.reshape((N * M,) + x.shape[2:]), from_obs), act_between.reshape((N * M,) + act_between.shape[2:]))
 
     # M distinct base states that did not end their episode, uniformly: the first M of a
     # random order that puts the ended ones last.
@@ -115,8 +104,27 @@ def collect(env, rng: jax.Array, num_transitions: int = 256, num_samples: int = 
     pool_state = jax.tree.map(lambda x: x[pool_idx], state)
     pool_action = _actions(env, u_pool)
 
-    def shared(n):  # the same M pool actions from each of n states
-        return jnp.broadcast_to(pool_action[None], (n,) + pool_action.shape)
+    def tile(states, n):  # [n, ...] -> [n·M, ...], each state M times
+        return jax.tree.map(lambda x: jnp.repeat(x, M, 0), states)
+
+    def flat(actions):  # [n, M, ...] -> [n·M, ...]
+        return actions.reshape((-1,) + actions.shape[2:])
+
+    def shared(n):  # the same M pool actions from each of n states -> [n·M, ...]
+        return jnp.tile(pool_action, (n,) + (1,) * (pool_action.ndim - 1))
+
+    # Every one-step query from s, s' and the pool is one batched step (one copy of the
+    # env's step in the program, not five), then split back.
+    sources = [(state, act_obs, N), (nxt, act_next, N), (state, None, N), (nxt, None, N), (pool_state, None, M)]
+    states = jax.tree.map(lambda *x: jnp.concatenate(x), *[tile(st, n) for st, _, n in sources])
+    actions = jnp.concatenate([flat(a) if a is not None else shared(n) for _, a, n in sources])
+    out = step(states, actions)
+    counts = [n * M for _, _, n in sources]
+    from_obs, from_next, pool_obs, pool_next, pool_pool = (
+        jax.tree.map(lambda x: x.reshape((n, M) + x.shape[1:]), part) for part, n in zip(
+            [jax.tree.map(lambda x: x[a:b], out) for a, b in zip(np.cumsum([0] + counts[:-1]), np.cumsum(counts))],
+            [n for _, _, n in sources]))
+    between = step(jax.tree.map(lambda x: x.reshape((N * M,) + x.shape[2:]), from_obs), flat(act_between))
 
     return CoverageSample(
         obs=state.obs, action=action, next_obs=nxt.obs, gold=nxt.reward, weight=alive * (1.0 - nxt.done),
@@ -124,10 +132,15 @@ def collect(env, rng: jax.Array, num_transitions: int = 256, num_samples: int = 
         act_from_next=act_next, succ_from_next=from_next.obs, gold_from_next=from_next.reward,
         act_between=act_between, gold_between=between.reward.reshape(N, M),
         pool=pool_state.obs, pool_action=pool_action,
-        gold_pool_from_obs=step_from(state, shared(N), N).reward,
-        gold_pool_from_next=step_from(nxt, shared(N), N).reward,
-        gold_pool_from_pool=step_from(pool_state, shared(M), M).reward,
+        gold_pool_from_obs=pool_obs.reward, gold_pool_from_next=pool_next.reward, gold_pool_from_pool=pool_pool.reward,
     )
+
+
+def sample(env, seed: int, num_transitions: int = 256, num_samples: int = 16) -> CoverageSample:
+    """`collect` compiled on its own, so every user of one environment and size (the
+    `eval-reward` command, tests, experiments) shares one program through the compilation
+    cache, whatever rewards it then compares."""
+    return jax.jit(collect, static_argnums=(0, 2, 3))(env, jax.random.PRNGKey(seed), num_transitions, num_samples)
 
 
 def model_fn(model: RewardModel, state) -> RewardFn:
