@@ -19,9 +19,9 @@ def world():
     check, computed in one compiled program (compiling is most of the cost on a CPU)."""
     # Random draws on the host: JAX's samplers take seconds each to compile on a CPU.
     rng = np.random.default_rng(0)
-    mdp = jax.tree.map(lambda x: x[0], tabular.random_mdps(rng, 1, S, A, GAMMA))
-    draws = [jnp.asarray(x, jnp.float32) for x in (rng.normal(size=(S, A, S)), rng.normal(size=(S, A, S)),
-                                                   3.0 * rng.normal(size=S), rng.normal(size=(S, A, S)))]
+    mdp = jax.tree.map(lambda x: np.asarray(x)[0], tabular.random_mdps(rng, 1, S, A, GAMMA))
+    draws = [x.astype(np.float32) for x in (rng.normal(size=(S, A, S)), rng.normal(size=(S, A, S)),
+                                            3.0 * rng.normal(size=S), rng.normal(size=(S, A, S)))]
     return jax.tree.map(np.asarray, jax.jit(_world)(mdp, *draws))
 
 
@@ -137,7 +137,7 @@ def test_starc_regret_bound_holds_on_random_mdps():
 
     n, rng = 64, np.random.default_rng(1)
     mdps = tabular.random_mdps(rng, n, 5, 3, 0.8)
-    draws = [jnp.asarray(x, jnp.float32) for x in (rng.normal(size=(n, 5, 3, 5)), rng.normal(size=(n, 5, 3, 5)),
+    draws = [x.astype(np.float32) for x in (rng.normal(size=(n, 5, 3, 5)), rng.normal(size=(n, 5, 3, 5)),
                                                    rng.uniform(0.0, 2.0, n), 3.0 * rng.normal(size=(n, 2, 5, 3)))]
     regret_opt, pair_loss, bound, d = map(np.asarray, jax.jit(jax.vmap(one))(mdps, *draws))
     assert np.all(regret_opt >= -1e-4)
@@ -295,65 +295,69 @@ def test_ppo_kl_to_init_tracking_changes_nothing_and_the_penalty_adds_the_kl():
     from jaxreward.agents import distributions
     from jaxreward.agents.ppo import PPO, PPOBatch, PPOConfig
 
+    # Everything runs inside a few jitted functions: on a CPU each eager op is a compile.
     T, B, D, A = 8, 4, 3, 2
     base = dict(unroll_length=T, num_minibatches=2, update_epochs=2, policy_hidden=(8,), value_hidden=(8,), learning_rate=3e-2)
     agents = {"off": PPO(PPOConfig(**base), D, A, False),
               "track": PPO(PPOConfig(**base, track_kl_to_init=True), D, A, False)}
     penalised = PPO(PPOConfig(**base, track_kl_to_init=True, kl_to_init_coef=3.0), D, A, False)
-    keys = [jax.random.PRNGKey(i) for i in range(4)]
     rng = np.random.default_rng(0)
-    obs = jnp.asarray(rng.normal(size=(T, B, D)), jnp.float32)
-    raw = jnp.asarray(rng.normal(size=(T, B, A)), jnp.float32)
-    batch = PPOBatch(obs=obs, next_obs=obs, raw_action=raw, log_prob=jnp.full((T, B), -2.0), value=jnp.zeros((T, B)),
-                     reward=raw[..., 0] * 2.0, termination=jnp.zeros((T, B)), done=jnp.zeros((T, B)))
+    f32 = lambda *shape: rng.normal(size=shape).astype(np.float32)  # noqa: E731
+    obs, raw = f32(T, B, D), f32(T, B, A)
+    zeros = np.zeros((T, B), np.float32)
+    batch = PPOBatch(obs=obs, next_obs=obs, raw_action=raw, log_prob=zeros - 2.0, value=zeros,
+                     reward=raw[..., 0] * 2.0, termination=zeros, done=zeros)
 
     def run(agent, state):
-        def update(state, key):
-            return agent.learn(state, batch, key)
+        def update(state, i):  # (numpy leaves become constants of the program)
+            return agent.learn(state, jax.tree.map(jnp.asarray, batch), jax.random.PRNGKey(i))
 
-        state, metrics = jax.lax.scan(update, state, jax.random.split(keys[3], 4))
+        state, metrics = jax.lax.scan(update, state, np.arange(4))
         return state, jax.tree.map(lambda m: m[-1], metrics)
 
     # One initialisation for both (compiling flax's initialisers is seconds on a CPU); the
     # tracking agent's state also keeps the initial policy, as its `init` would.
-    start = jax.jit(agents["off"].init)(keys[2])
+    start = jax.jit(lambda: agents["off"].init(jax.random.PRNGKey(2)))()
     starts = {"off": start, "track": start.replace(init_policy=start.params["policy"])}
     out = {name: jax.jit(run, static_argnums=0)(agent, starts[name]) for name, agent in agents.items()}
     # Tracking only observes: the updates are bitwise those of plain PPO.
     jax.tree.map(np.testing.assert_array_equal, out["off"][0].params, out["track"][0].params)
     assert "ppo/kl_to_init" not in out["off"][1] and out["off"][0].init_policy is None
     # Without tracking the state has no extra leaves; with it, a copy of the policy (traced, not run).
-    assert jax.eval_shape(agents["off"].init, keys[2]).init_policy is None
-    tracked = jax.eval_shape(agents["track"].init, keys[2])
+    key = jax.ShapeDtypeStruct((2,), jnp.uint32)
+    assert jax.eval_shape(agents["off"].init, key).init_policy is None
+    tracked = jax.eval_shape(agents["track"].init, key)
     assert jax.tree.structure(tracked.init_policy) == jax.tree.structure(tracked.params["policy"])
     state = out["track"][0]
     kl = float(out["track"][1]["ppo/kl_to_init"])
     assert kl > 1e-3  # the policy moved
-    assert kl == pytest.approx(float(jnp.mean(agents["track"].kl_to_init(state.params, state.init_policy, obs))), rel=1e-5)
 
     # The penalty adds coef · KL(π ‖ π_init) on the minibatch to the PPO loss, and only that.
-    flat = jax.tree.map(lambda x: x.reshape((T * B,) + x.shape[2:]), batch)
-    adv, ret = jnp.asarray(rng.normal(size=T * B), jnp.float32), jnp.zeros(T * B)
+    flat = jax.tree.map(lambda x: jnp.asarray(x.reshape((T * B,) + x.shape[2:])), batch)
+    adv, ret = f32(T * B), np.zeros(T * B, np.float32)
 
     @jax.jit
-    def losses(params, init_policy):
-        plain, _ = agents["track"].loss(params, state.hyper, flat, adv, ret, keys[0])
-        total, metrics = penalised.loss(params, state.hyper, flat, adv, ret, keys[0], init_policy)
-        return plain, total, metrics["loss/kl_to_init"]
+    def check(state):
+        direct = jnp.mean(agents["track"].kl_to_init(state.params, state.init_policy, obs))
+        plain, _ = agents["track"].loss(state.params, state.hyper, flat, adv, ret, jax.random.PRNGKey(0))
+        total, metrics = penalised.loss(state.params, state.hyper, flat, adv, ret, jax.random.PRNGKey(0), state.init_policy)
+        # The closed form against a Monte-Carlo estimate E_p[log p − log q], and categorical KL by hand.
+        p = distributions.make("normal_clip", jnp.array([0.3, -1.0]), jnp.array([0.1, -0.4]))
+        q = distributions.make("normal_clip", jnp.array([-0.2, 0.5]), jnp.array([0.4, 0.2]))
+        x = p.mean + jnp.exp(p.log_std) * noise
+        c1, c2 = distributions.Categorical(jnp.array([1.0, 0.0, -1.0])), distributions.Categorical(jnp.array([0.0, 0.5, 0.0]))
+        p1, p2 = jax.nn.softmax(c1.logits), jax.nn.softmax(c2.logits)
+        return dict(direct=direct, gap=total - plain, kl_mb=metrics["loss/kl_to_init"],
+                    normal=distributions.kl_divergence(p, q), normal_mc=jnp.mean(p.log_prob(x) - q.log_prob(x)),
+                    categorical=distributions.kl_divergence(c1, c2), categorical_hand=jnp.sum(p1 * jnp.log(p1 / p2)))
 
-    plain, total, kl_mb = losses(state.params, state.init_policy)
-    assert float(kl_mb) == pytest.approx(kl, rel=1e-5)  # same states: the whole rollout is one minibatch here
-    assert float(total - plain) == pytest.approx(3.0 * kl, rel=1e-4)
-
-    # The closed form agrees with a Monte-Carlo estimate E_p[log p − log q].
-    p = distributions.make("normal_clip", jnp.array([0.3, -1.0]), jnp.array([0.1, -0.4]))
-    q = distributions.make("normal_clip", jnp.array([-0.2, 0.5]), jnp.array([0.4, 0.2]))
-    x = p.mean + jnp.exp(p.log_std) * jnp.asarray(np.random.default_rng(5).normal(size=(20000, 2)), jnp.float32)
-    mc = float(jnp.mean(p.log_prob(x) - q.log_prob(x)))
-    assert float(distributions.kl_divergence(p, q)) == pytest.approx(mc, rel=0.03)
-    c1, c2 = distributions.Categorical(jnp.array([1.0, 0.0, -1.0])), distributions.Categorical(jnp.array([0.0, 0.5, 0.0]))
-    p1, p2 = jax.nn.softmax(c1.logits), jax.nn.softmax(c2.logits)
-    assert float(distributions.kl_divergence(c1, c2)) == pytest.approx(float(jnp.sum(p1 * jnp.log(p1 / p2))), rel=1e-5)
+    noise = np.random.default_rng(5).normal(size=(20000, 2)).astype(np.float32)
+    c = jax.tree.map(float, check(state))
+    assert kl == pytest.approx(c["direct"], rel=1e-5)
+    assert c["kl_mb"] == pytest.approx(kl, rel=1e-5)  # same states: the whole rollout is one minibatch here
+    assert c["gap"] == pytest.approx(3.0 * kl, rel=1e-4)
+    assert c["normal"] == pytest.approx(c["normal_mc"], rel=0.03)
+    assert c["categorical"] == pytest.approx(c["categorical_hand"], rel=1e-5)
     with pytest.raises(ValueError, match="ppo.kl_to_init_coef"):
         PPOConfig(kl_to_init_coef=1.0).validate()
 
