@@ -113,7 +113,6 @@ class Transformed(RewardModel):
         self.name = f"{model.name}_{cfg.kind}"
         self.learned, self.intrinsic, self.warmup_steps = model.learned, model.intrinsic, model.warmup_steps
         self.frames = getattr(model, "frames", None)  # pixel terms: the wrapped model's frame request
-        self.frames = getattr(model, "frames", None)  # a pixel reward keeps its frames when transformed
 
     def init(self, rng) -> TransformedState:
         B = self.spec.num_envs

@@ -5,24 +5,28 @@ three embedding-distance baselines, all on a frozen image encoder.
   Learning" (RSS 2017): step classifiers on selected embedding features (`steps.py`).
 - `goal_distance` — −‖φ(o') − g‖, g the mean embedding of the demos' success frames (the
   embedding-distance reward of VIP, Ma et al., ICLR 2023, with a fixed encoder).
-- `goal_potential` — the same distance as a potential: γ·Φ(o') − Φ(o), Φ(o) = −‖φ(o) − g‖
-  (Ng, Harada & Russell, 1999): the difference form VIP trains on, which leaves the optimal
-  policy of any reward it is added to unchanged.
+- `goal_potential` — its potential-based difference form Φ(o'_t) − Φ(o'_{t−1}) with
+  Φ = goal_distance (Ng, Harada & Russell, 1999, γ = 1; 0 at an episode's first step): the
+  "delta" transform of `rewards/transforms.py` around `goal_distance`, so that the carry
+  across rollouts has one implementation.
 - `progress_distance` — −‖φ(o') − ref_t‖, ref_t the demos' mean embedding at the same
   episode step t (clipped to the demos' length): "be where the demonstrator was by now".
+  The episode step is counted in the reward state from the `done` flags (the batch carries
+  no step index), advanced by `update`.
 
-Pixels (the one convention these models read from `TransitionBatch.pixels`): a dict
-    "obs":      uint8 [T, B, H, W, 3]  frames of the states the transitions start from
-    "next_obs": uint8 [T, B, H, W, 3]  frames of the states they lead to
-    "step":     int   [T, B]           episode step of the next state (1 after the first action)
-rendered at the demos' size from the demos' camera. `pixel_batch` builds it from
-demonstrations; inside training, the rollout renders it (see `frames_needed`).
+Frames: the models declare `frames = FrameSpec(height, width, camera)` — the demos' render
+size and camera — and read `TransitionBatch.pixels`, uint8 [T, B, H, W, 3], the frame of
+each transition's next state rendered in the rollout (`rewards/base.py`). At an episode
+end that frame already shows the next episode's first state (the auto-reset replaced the
+state); one transition per episode is scored on it.
 
-All four models are frozen during RL (`learned = False`): encoder and fit are constants
-of the reward state, made once before training by `fit_demo_rewards`.
+All four are frozen during RL (`learned = False`): encoder and fit are constants of the
+reward state, made once before training by `fit_demo_rewards`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
@@ -30,9 +34,10 @@ import numpy as np
 from flax import struct
 
 from jaxreward.demos import Demos
-from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
-from jaxreward.rewards.perceptual.steps import StepClassifiers, fit, perceptual_reward, step_probabilities
-from jaxreward.rewards.perceptual.tcn import Encoder
+from jaxreward.rewards.base import FrameSpec, RewardModel, RewardSpec, TransitionBatch
+from jaxreward.rewards.perceptual.steps import StepClassifiers, fit, step_probabilities
+from jaxreward.rewards.perceptual.frame_encoder import Encoder
+from jaxreward.rewards.transforms import TransformConfig, Transformed
 
 KINDS = ("perceptual", "goal_distance", "goal_potential", "progress_distance")
 
@@ -57,6 +62,12 @@ def demo_segments(demos: Demos, extra_frames: int = 0) -> np.ndarray:
     return np.where(first >= 0, np.minimum(first + 1 + extra_frames, demos.length + 1), demos.length + 1)
 
 
+def frame_spec(demos: Demos) -> FrameSpec:
+    """Frames as the demos were rendered: the rewards must see the same size and camera."""
+    height, width = demos.size
+    return FrameSpec(height, width, demos.camera or None)
+
+
 def fit_demo_rewards(demos: Demos, encoder: Encoder, num_steps: int = 3, num_features: int = 8,
                      min_length: int = 2) -> DemoRewardState:
     """Embeds the demos' frames with `encoder`, segments them and fits the step
@@ -70,48 +81,122 @@ def fit_demo_rewards(demos: Demos, encoder: Encoder, num_steps: int = 3, num_fea
                            jnp.asarray(np.stack(bounds)))
 
 
-def pixel_batch(demos: Demos) -> dict:
-    """The pixels dict of the demos' transitions, laid out [T, N] like a rollout's [T, B]."""
-    frames = np.swapaxes(demos.frames, 0, 1)  # [T+1, N, ...]
-    steps = np.broadcast_to(np.arange(1, demos.length + 1)[:, None], (demos.length, demos.num_demos))
-    return {"obs": frames[:-1], "next_obs": frames[1:], "step": steps}
+def pixel_batch(demos: Demos) -> np.ndarray:
+    """uint8 [T, N, H, W, 3]: the demos' next-state frames laid out like a rollout's pixels."""
+    return np.swapaxes(demos.frames[:, 1:], 0, 1)
+
+
+@struct.dataclass
+class DemoRewardModelState:
+    fitted: DemoRewardState
+    steps: jax.Array  # [B] int: episode steps taken by each env's current state
 
 
 class DemoReward(RewardModel):
-    """One of `KINDS` over a frozen encoder (see the module docstring)."""
+    """`perceptual`, `goal_distance` or `progress_distance` (`make_demo_reward` builds all
+    four kinds; see the module docstring)."""
 
     learned = False
 
-    def __init__(self, spec: RewardSpec, kind: str, encoder: Encoder, fitted: DemoRewardState, gamma: float = 0.99):
+    def __init__(self, spec: RewardSpec, kind: str, encoder: Encoder, fitted: DemoRewardState, frames: FrameSpec):
         super().__init__(spec)
-        if kind not in KINDS:
-            raise ValueError(f"unknown demo reward {kind!r}; valid: {', '.join(KINDS)}")
+        if kind not in KINDS or kind == "goal_potential":
+            raise ValueError(f"unknown demo reward {kind!r}; valid: {', '.join(KINDS)} (goal_potential via make_demo_reward)")
         self.kind, self.name = kind, kind
-        self.encoder, self.fitted, self.gamma = encoder, fitted, float(gamma)
+        self.encoder, self.fitted, self.frames = encoder, fitted, frames
 
-    def init(self, rng: jax.Array) -> DemoRewardState:
-        return self.fitted
+    def init(self, rng: jax.Array) -> DemoRewardModelState:
+        return DemoRewardModelState(self.fitted, jnp.zeros((self.spec.num_envs,), jnp.int32))
 
-    def _embed(self, state: DemoRewardState, frames: jax.Array) -> jax.Array:
-        return self.encoder.module.apply(state.encoder_params, frames)
+    def _next_steps(self, state: DemoRewardModelState, done: jax.Array) -> jax.Array:
+        """[T, B] episode step of each transition's next state (1 after an episode's first action)."""
 
-    def reward(self, state: DemoRewardState, batch: TransitionBatch) -> tuple[jax.Array, dict]:
-        pixels = batch.pixels
-        if not isinstance(pixels, dict) or "next_obs" not in pixels:
-            raise ValueError(f"reward {self.kind!r} scores frames: the batch needs pixels={{'obs', 'next_obs', 'step'}} "
-                             f"rendered in the rollout (got pixels={type(pixels).__name__})")
-        nxt = self._embed(state, pixels["next_obs"])
+        def scan_step(steps, d):
+            steps = steps + 1
+            return jnp.where(d > 0, 0, steps), steps
+
+        return jax.lax.scan(scan_step, state.steps, done)[1]
+
+    def reward(self, state: DemoRewardModelState, batch: TransitionBatch) -> tuple[jax.Array, dict]:
+        frames = batch.pixels
+        if frames is None or getattr(frames, "ndim", 0) != 5:
+            raise ValueError(f"reward {self.kind!r} scores frames: the batch needs pixels uint8 [T, B, H, W, 3] "
+                             f"rendered in the rollout (the model's `frames` spec), got {type(frames).__name__}")
+        fitted = state.fitted
+        emb = self.encoder.module.apply(fitted.encoder_params, frames)
         info = {}
         if self.kind == "perceptual":
-            r = perceptual_reward(state.classifiers, nxt)
-            probs = step_probabilities(state.classifiers, nxt)
+            probs = step_probabilities(fitted.classifiers, emb)
+            r = probs @ fitted.classifiers.weights
             info = {f"perceptual/p_step{k}": probs[..., k] for k in range(probs.shape[-1])}
         elif self.kind == "goal_distance":
-            r = -jnp.linalg.norm(nxt - state.goal, axis=-1)
-        elif self.kind == "goal_potential":
-            prev = self._embed(state, pixels["obs"])
-            r = -self.gamma * jnp.linalg.norm(nxt - state.goal, axis=-1) + jnp.linalg.norm(prev - state.goal, axis=-1)
+            r = -jnp.linalg.norm(emb - fitted.goal, axis=-1)
         else:
-            t = jnp.clip(pixels["step"], 0, state.reference.shape[0] - 1)
-            r = -jnp.linalg.norm(nxt - state.reference[t], axis=-1)
+            t = jnp.clip(self._next_steps(state, batch.done), 0, fitted.reference.shape[0] - 1)
+            r = -jnp.linalg.norm(emb - fitted.reference[t], axis=-1)
         return r, info
+
+    def update(self, state: DemoRewardModelState, batch: TransitionBatch, rng: jax.Array):
+        steps = self._next_steps(state, batch.done)[-1]
+        return state.replace(steps=jnp.where(batch.done[-1] > 0, 0, steps)), {}
+
+
+def make_demo_reward(spec: RewardSpec, kind: str, encoder: Encoder, fitted: DemoRewardState,
+                     frames: FrameSpec) -> RewardModel:
+    """Any of `KINDS` under the reward contract; `goal_potential` is the delta transform of
+    `goal_distance`."""
+    if kind == "goal_potential":
+        model = Transformed(DemoReward(spec, "goal_distance", encoder, fitted, frames), TransformConfig(kind="delta"))
+        model.name = "goal_potential"
+        return model
+    return DemoReward(spec, kind, encoder, fitted, frames)
+
+
+# -- construction from files, for the reward registry -------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoRewardConfig:
+    """Settings of the demonstration rewards (perceptual, goal_distance, goal_potential,
+    progress_distance): fitted before training from a `jaxreward demos` file."""
+
+    #: Path of the demonstrations (.npz written by `jaxreward demos`).
+    demos: str = ""
+    #: "" trains a TCN on the demos' frames; "tcn:PATH" loads one; "clip:PATH" uses the
+    #: image tower of a local CLIP checkpoint.
+    encoder: str = ""
+    num_steps: int = 3
+    num_features: int = 8
+    tcn_steps: int = 300
+    seed: int = 0
+
+    def validate(self) -> None:
+        if self.num_steps < 2:
+            raise ValueError(f"demo.num_steps must be at least 2, got {self.num_steps}")
+        if self.num_features < 1 or self.tcn_steps < 1:
+            raise ValueError(f"demo.num_features and demo.tcn_steps must be positive, got {self.num_features}, {self.tcn_steps}")
+        if self.encoder and not self.encoder.startswith(("tcn:", "clip:")):
+            raise ValueError(f"demo.encoder must be '', 'tcn:PATH' or 'clip:PATH', got {self.encoder!r}")
+
+
+def build_demo_reward(spec: RewardSpec, kind: str, cfg: DemoRewardConfig) -> RewardModel:
+    """Loads the demos, gets the encoder (trains a TCN when none is named), fits, and
+    returns the `kind` model. Runs on the host once, when the training step is built."""
+    from jaxreward import demos as demo_io
+    from jaxreward.rewards.perceptual import frame_encoder, tcn
+
+    cfg.validate()
+    if not cfg.demos:
+        raise ValueError(f"reward {kind!r} needs demonstrations: set demo.demos to a file from `jaxreward demos`")
+    demos = demo_io.load(cfg.demos)
+    if demos.obs.shape[-1] != spec.observation_size or demos.actions.shape[-1] != spec.action_size:
+        raise demo_io.DemoFileError(
+            f"demonstrations file {cfg.demos!r}: demos of {demos.env!r} (obs {demos.obs.shape[-1]}, action "
+            f"{demos.actions.shape[-1]}) do not fit this environment (obs {spec.observation_size}, action {spec.action_size})")
+    if cfg.encoder:
+        encoder = frame_encoder.load_encoder_spec(cfg.encoder)
+    else:
+        encoder, _ = tcn.train_tcn(demos.frames, np.full(demos.num_demos, demos.length + 1),
+                                   jax.random.PRNGKey(cfg.seed), tcn.TCNConfig(train_steps=cfg.tcn_steps))
+    fitted = fit_demo_rewards(demos, encoder, cfg.num_steps, cfg.num_features)
+    return make_demo_reward(spec, kind, encoder, fitted, frame_spec(demos))

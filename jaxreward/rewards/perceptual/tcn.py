@@ -24,6 +24,8 @@ import numpy as np
 import optax
 from flax import serialization
 
+from jaxreward.rewards.perceptual.frame_encoder import Encoder
+
 
 @dataclass(frozen=True)
 class TCNConfig:
@@ -66,22 +68,6 @@ class ConvEncoder(nn.Module):
         return x.reshape(lead + (self.embedding_size,))
 
 
-@dataclass(frozen=True)
-class Encoder:
-    """A frozen image encoder: `embed(frames uint8 [..., H, W, 3]) -> [..., D]`, jittable."""
-
-    module: nn.Module
-    params: dict
-    name: str = "tcn"
-
-    def embed(self, frames: jax.Array) -> jax.Array:
-        return self.module.apply(self.params, frames)
-
-    @property
-    def size(self) -> int:
-        return int(self.module.embedding_size)
-
-
 def sample_triplets(rng: jax.Array, lengths: jax.Array, batch: int, cfg: TCNConfig):
     """(demo, anchor, positive, negative) index arrays [batch] for demos of `lengths` [N]
     valid frames each (frames past a demo's length are never drawn)."""
@@ -122,22 +108,26 @@ def train_tcn(frames: np.ndarray, lengths: np.ndarray, rng: jax.Array, cfg: TCNC
     frames = jnp.asarray(frames)
     lengths = jnp.asarray(lengths, jnp.int32)
 
-    def loss_fn(p, key):
+    # Frames are arguments, not closure constants: the program then does not embed the
+    # data, and the persistent compilation cache serves every demo set of the same shape.
+    def loss_fn(p, key, frames, lengths):
         demo, a, pos, neg, valid = sample_triplets(key, lengths, cfg.batch_size, cfg)
         e = module.apply(p, jnp.stack([frames[demo, a], frames[demo, pos], frames[demo, neg]]))
         d_pos = jnp.sum((e[0] - e[1]) ** 2, -1)
         d_neg = jnp.sum((e[0] - e[2]) ** 2, -1)
         return jnp.sum(valid * jax.nn.relu(d_pos - d_neg + cfg.margin)) / jnp.maximum(jnp.sum(valid), 1)
 
-    def step(carry, key):
-        p, o = carry
-        loss, grads = jax.value_and_grad(loss_fn)(p, key)
-        updates, o = opt.update(grads, o, p)
-        return (optax.apply_updates(p, updates), o), loss
+    def train(p, o, key, frames, lengths):
+        def step(carry, k):
+            p, o = carry
+            loss, grads = jax.value_and_grad(loss_fn)(p, k, frames, lengths)
+            updates, o = opt.update(grads, o, p)
+            return (optax.apply_updates(p, updates), o), loss
 
-    (params, _), losses = jax.jit(lambda p, o, k: jax.lax.scan(step, (p, o), jax.random.split(k, cfg.train_steps)))(
-        params, opt.init(params), k_train)
-    return Encoder(module, params), np.asarray(losses)
+        return jax.lax.scan(step, (p, o), jax.random.split(key, cfg.train_steps))
+
+    (params, _), losses = jax.jit(train)(params, opt.init(params), k_train, frames, lengths)
+    return Encoder(module, params, cfg.embedding_size, "tcn"), np.asarray(losses)
 
 
 def save_encoder(path: str, encoder: Encoder) -> None:
@@ -158,4 +148,4 @@ def load_encoder(path: str) -> Encoder:
         params = jax.tree.map(jnp.asarray, blob["params"])
     except (OSError, KeyError, TypeError, ValueError) as e:
         raise ValueError(f"TCN encoder file {path!r}: cannot read it ({type(e).__name__}: {e})") from None
-    return Encoder(module, params)
+    return Encoder(module, params, module.embedding_size, "tcn")
