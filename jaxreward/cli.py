@@ -31,9 +31,15 @@ SUBCONFIG_DOCS = {
     "global_episodic": "the `global_x_episodic` / `global_plus_episodic` reward models",
     "coverage": "the `coverage` diagnostic term",
     "vlm": "the `vlm` reward: CLIP checkpoint folder, prompts (separated by |), alpha",
+    "demo": "the demonstration rewards: perceptual, goal_distance, progress_distance",
 }
 
 FIELD_HELP = {
+    "demos": "demonstrations file written by `jaxreward demos` (required by the frame rewards)",
+    "encoder": "'' trains a TCN on the demos' frames; tcn:PATH loads one; clip:PATH a local CLIP checkpoint",
+    "num_steps": "K: steps each demo is segmented into (perceptual reward)",
+    "num_features": "features selected per step (perceptual reward)",
+    "tcn_steps": "training steps of the TCN when no encoder is given",
     "unroll_length": "env steps per rollout before each update (T)",
     "num_minibatches": "minibatches per epoch; must divide num_envs * unroll_length",
     "update_epochs": "passes over each rollout",

@@ -15,6 +15,7 @@ from jaxreward.rewards.gold import Gold
 from jaxreward.rewards.preference import PreferenceConfig, PreferenceReward
 from jaxreward.rewards.icm import ICM, ICMConfig
 from jaxreward.rewards.knn_episodic import KNNConfig, KNNEpisodic
+from jaxreward.rewards.perceptual.models import DemoRewardConfig, build_demo_reward
 from jaxreward.rewards.regression import Regression, RegressionConfig
 from jaxreward.rewards.rnd import RND, RNDConfig
 from jaxreward.rewards.vlm_reward import VLMConfig, VLMReward
@@ -38,12 +39,14 @@ class RewardConfig:
     knn: KNNConfig = field(default_factory=KNNConfig)
     global_episodic: GlobalEpisodicConfig = field(default_factory=GlobalEpisodicConfig)
     coverage: CoverageConfig = field(default_factory=CoverageConfig)
+    demo: DemoRewardConfig = field(default_factory=DemoRewardConfig)
     vlm: VLMConfig = field(default_factory=VLMConfig)
 
     def validate(self) -> None:
         validate_terms(parse_terms(self.terms), names())
         self.regression.validate()
         self.preference.validate()
+        self.demo.validate()
         for section in (self.rnd, self.icm, self.e3b, self.count, self.knn, self.global_episodic, self.coverage, self.vlm):
             section.validate()
 
@@ -60,6 +63,9 @@ _BUILDERS = {
     "global_x_episodic": lambda spec, cfg: _global_episodic(spec, cfg, "product"),
     "global_plus_episodic": lambda spec, cfg: _global_episodic(spec, cfg, "sum"),
     "coverage": lambda spec, cfg: Coverage(spec, cfg.coverage),
+    "perceptual": lambda spec, cfg: build_demo_reward(spec, "perceptual", cfg.demo),
+    "goal_distance": lambda spec, cfg: build_demo_reward(spec, "goal_distance", cfg.demo),
+    "progress_distance": lambda spec, cfg: build_demo_reward(spec, "progress_distance", cfg.demo),
     "vlm": lambda spec, cfg: VLMReward(spec, cfg.vlm),
 }
 
@@ -75,6 +81,9 @@ _DESCRIPTIONS = {
     "global_x_episodic": "intrinsic: rnd x an episodic bonus (global_episodic.episodic; Henaff et al. 2023)",
     "global_plus_episodic": "intrinsic: rnd + an episodic bonus (global_episodic.episodic)",
     "coverage": "diagnostic, reward 0: logs the number of distinct metrics['cell'] visited",
+    "perceptual": "frames: step classifiers fitted to demo.demos (Sermanet et al. 2017), TCN or CLIP features",
+    "goal_distance": "frames: -distance of the frame embedding to the demos' success frames (VIP-style; its potential form: goal_distance:1:transform=delta)",
+    "progress_distance": "frames: -distance to the demos' mean embedding at the same episode step",
     "vlm": "CLIP similarity of the rendered frame to prompts, goal-baseline regularised (Rocamonde et al. 2024); needs reward.vlm.checkpoint",
 }
 
