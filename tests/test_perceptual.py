@@ -2,10 +2,14 @@
 planted synthetic features; the demonstrations file; the TCN and the rewards on scripted
 `reach` demonstrations rendered at 32x32 (one compiled collection, shared by the module)."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxreward.rewards.perceptual import segmentation, steps
+from jaxreward import demos as demo_io
+from jaxreward.rewards.base import RewardSpec, TransitionBatch
+from jaxreward.rewards.perceptual import models, segmentation, steps, tcn
 
 
 def _planted_sequences(rng, num_demos=6, num_steps=4, dim=8, min_len=6, shift=4.0):
@@ -68,8 +72,9 @@ def test_step_classifiers_on_planted_steps():
     sequences, _ = _planted_sequences(rng, num_steps=3, dim=10)
     held_out, _ = _planted_sequences(np.random.default_rng(4), num_steps=3, dim=10)
     fitted, _ = steps.fit(sequences, num_steps=3, num_features=3)
+    score = jax.jit(steps.perceptual_reward)  # one compile instead of op-by-op dispatch per demo
     for seq in held_out:
-        r = np.asarray(steps.perceptual_reward(fitted, seq))
+        r = np.asarray(score(fitted, jnp.asarray(seq, jnp.float32)))
         # Each step's mean reward above the previous step's: the reward tracks progress.
         labels = segmentation.step_labels(segmentation.segment_demos([seq], 3)[0])
         means = [r[labels == k].mean() for k in range(3)]
@@ -78,12 +83,6 @@ def test_step_classifiers_on_planted_steps():
 
 # -- on rendered reach demonstrations ---------------------------------------------------------
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-
-from jaxreward import demos as demo_io  # noqa: E402
-from jaxreward.rewards.base import RewardSpec, TransitionBatch  # noqa: E402
-from jaxreward.rewards.perceptual import models, tcn  # noqa: E402
 
 # One collection serves every test below (and the CLI test reproduces it from the
 # persistent compilation cache): 12 noisy scripted reach episodes of 24 steps at 32x32.
@@ -110,7 +109,7 @@ def _score(kind, encoder, fitted_state, demos):
     batch = TransitionBatch(zeros, zeros, zeros, zeros, zeros, zeros, {}, jnp.asarray(models.pixel_batch(demos)))
     spec = RewardSpec(18, 3, False, demos.num_demos, demos.length)
     model = models.make_demo_reward(spec, kind, encoder, fitted_state, models.frame_spec(demos))
-    r, _ = model.reward(model.init(jax.random.PRNGKey(0)), batch)
+    r, _ = jax.jit(model.reward)(model.init(jax.random.PRNGKey(0)), batch)
     return np.asarray(r).T
 
 
@@ -273,3 +272,14 @@ def test_clip_encoder_hook_fits_the_perceptual_reward(reach_demos):
     assert state.classifiers.selected.shape == (3, 4)
     with pytest.raises(ValueError, match="'tcn:PATH' or 'clip:PATH'"):
         frame_encoder.load_encoder_spec(str(path))
+
+
+def test_demo_reward_config_errors_name_the_problem(reach_demos, tmp_path):
+    path = str(tmp_path / "reach.npz")
+    demo_io.save(path, reach_demos)
+    with pytest.raises(ValueError, match="needs demonstrations: set demo.demos"):
+        models.build_demo_reward(RewardSpec(18, 3, False, 2, 4), "perceptual", models.DemoRewardConfig())
+    with pytest.raises(demo_io.DemoFileError, match=r"reach\.npz.*demos of 'reach' \(obs 18, action 3\) do not fit"):
+        models.build_demo_reward(RewardSpec(25, 4, False, 2, 4), "perceptual", models.DemoRewardConfig(demos=path))
+    with pytest.raises(ValueError, match="demo.encoder must be"):
+        models.DemoRewardConfig(demos=path, encoder="resnet").validate()
