@@ -190,13 +190,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", choices=tuple(SCALES), default="smoke")
     parser.add_argument("--total-steps", type=int, default=None, help="override the scale's env steps per run (tests)")
+    parser.add_argument("--budgets", nargs="+", type=int, default=None, help="feedback budgets N (default: the scale's)")
     parser.add_argument("--transforms", nargs="+", choices=transforms.KINDS, default=None,
                         help="proxy transforms to run (default: the scale's)")
     parser.add_argument("--from-csv", action="store_true", help="refit and redraw from <out>/curves.csv without training")
     parser.add_argument("--out", default="results/overoptimisation")
     args = parser.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    cfg = SCALES[args.scale]
+    cfg = dict(SCALES[args.scale], **({"budgets": tuple(args.budgets)} if args.budgets else {}))
     if args.from_csv:
         rows = read_curves(os.path.join(args.out, "curves.csv"))
     else:

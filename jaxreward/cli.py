@@ -74,6 +74,8 @@ FIELD_HELP = {
     "ext_coef": "weight of the extrinsic advantage when an intrinsic term is present (vmappable)",
     "int_coef": "weight of the intrinsic advantage (vmappable)",
     "int_episodic": "cut the intrinsic return at episode ends (default: non-episodic, as RND)",
+    "track_kl_to_init": "keep the initial policy and log ppo/kl_to_init, KL(pi || pi_init) on the rollout's states",
+    "kl_to_init_coef": "weight of KL(pi || pi_init) in the PPO loss (needs --ppo.track_kl_to_init true)",
     "update_proportion": "fraction of each batch the RND predictor trains on",
     "return_gamma": "discount of the intrinsic return whose running std divides the RND bonus",
     "obs_clip": "clip normalised observations to [-obs_clip, obs_clip]",
