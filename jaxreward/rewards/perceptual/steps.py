@@ -17,8 +17,10 @@ Our choices where the paper leaves freedom:
   alone. (We tried the mean instead of the sum, to temper the independence assumption: on
   planted steps it left p_k too flat to order the steps.)
 - **Combination**: r(x) = Σ_{k≥1} 2^(k−1) p_k(x) / Σ_{k≥1} 2^(k−1), in [0, 1]. Later steps
-  weigh more (each step counts as much as all earlier ones together, the paper's geometric
-  weighting), and step 0 — the demos' starting segment, nothing achieved yet — is left out.
+  weigh more, geometrically (each step about as much as all earlier ones together; our
+  reading of the paper's weighting, written from memory of the text, not from its code,
+  which is not public), and step 0 — the demos' starting segment, nothing achieved yet —
+  is left out. The normalisation only fixes the scale.
 """
 
 from __future__ import annotations
