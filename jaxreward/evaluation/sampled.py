@@ -140,7 +140,10 @@ def sample(env, seed: int, num_transitions: int = 256, num_samples: int = 16) ->
     """`collect` compiled on its own, so every user of one environment and size (the
     `eval-reward` command, tests, experiments) shares one program through the compilation
     cache, whatever rewards it then compares."""
-    return jax.jit(collect, static_argnums=(0, 2, 3))(env, jax.random.PRNGKey(seed), num_transitions, num_samples)
+    return _collect_jit(env, jax.random.PRNGKey(seed), num_transitions, num_samples)
+
+
+_collect_jit = jax.jit(collect, static_argnums=(0, 2, 3))
 
 
 def model_fn(model: RewardModel, state) -> RewardFn:
