@@ -155,3 +155,16 @@ def test_vlm_reward_term_scores_pixels_and_names_what_it_needs():
     np.testing.assert_allclose(reward.reshape(6), _paper_reward(np.asarray(embeds), model.goal, model.baseline, 0.25), atol=1e-5)
     with pytest.raises(ValueError, match="has none"):
         model.reward(state, batch.replace(pixels=None))
+
+
+def test_alpha_sweep_compiles_once():
+    from jaxreward.sweeps import spec as sweep_spec
+
+    sweep = sweep_spec.parse({
+        "base": {"env": "cartpole", "reward": {"terms": "vlm", "vlm": {"checkpoint": "tests/data/clip_tiny_hf"}}},
+        "seeds": 2,
+        "grid": {"reward.vlm.alpha": [0.0, 0.5, 1.0]},
+    })
+    groups = sweep_spec.groups(sweep)
+    assert len(groups) == 1 and len(groups[0].runs) == 6
+    assert sorted({run.config.reward.vlm.alpha for run in groups[0].runs}) == [0.0, 0.5, 1.0]

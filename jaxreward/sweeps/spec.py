@@ -48,7 +48,8 @@ def vmappable_fields() -> set[str]:
     ppo = {f"ppo.{f.name}" for f in dataclasses.fields(PPOHyper)}
     sac_config = {f.name for f in dataclasses.fields(SACConfig)}
     sac = {f"sac.{f.name}" for f in dataclasses.fields(SACHyper) if f.name in sac_config}
-    return ppo | sac | {"reward.terms"}
+    # reward.vlm.alpha lives in the vlm term's reward state (VLMReward.init).
+    return ppo | sac | {"reward.terms", "reward.vlm.alpha"}
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ def _static_key(cfg: TrainConfig) -> TrainConfig:
     ppo = dataclasses.replace(cfg.ppo, **{f.split(".")[1]: None for f in fields if f.startswith("ppo.")})
     sac = dataclasses.replace(cfg.sac, **{f.split(".")[1]: None for f in fields if f.startswith("sac.")})
     terms = ",".join(f"{t.name}:norm={t.norm}:clip={t.clip}" for t in parse_terms(cfg.reward.terms))
-    reward = dataclasses.replace(cfg.reward, terms=terms)
+    reward = dataclasses.replace(cfg.reward, terms=terms, vlm=dataclasses.replace(cfg.reward.vlm, alpha=0.0))
     return dataclasses.replace(cfg, ppo=ppo, sac=sac, reward=reward, seed=0, num_seeds=1)
 
 
