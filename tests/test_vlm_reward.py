@@ -168,3 +168,27 @@ def test_alpha_sweep_compiles_once():
     groups = sweep_spec.groups(sweep)
     assert len(groups) == 1 and len(groups[0].runs) == 6
     assert sorted({run.config.reward.vlm.alpha for run in groups[0].runs}) == [0.0, 0.5, 1.0]
+
+
+def test_rollout_renders_next_states_for_pixel_rewards():
+    import envs
+    from jaxreward.rewards.base import FrameSpec
+    from jaxreward.training.rollout import rollout
+
+    env = envs.training_wrap(envs.make("cartpole"))
+    start = env.reset(jax.random.split(jax.random.PRNGKey(0), 2))
+
+    def policy(obs, key):
+        action = jax.random.randint(key, obs.shape[:1], 0, 2)
+        zeros = jnp.zeros(obs.shape[:1])
+        return action, action, zeros, zeros
+
+    @jax.jit
+    def run(state, key):
+        last, roll = rollout(env, policy, state, key, 3, FrameSpec(16, 24))
+        return roll.transitions.pixels, env.render(last, None, 16, 24)
+
+    pixels, expected = run(start, jax.random.PRNGKey(1))
+    assert pixels.shape == (3, 2, 16, 24, 3) and pixels.dtype == jnp.uint8
+    np.testing.assert_array_equal(pixels[-1], expected)  # the frame of each transition's next state
+    assert float(jnp.std(pixels.astype(jnp.float32))) > 0  # a picture, not a blank
