@@ -32,6 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxreward.evaluation.distances import pearson_distance
 from jaxreward.rewards.base import FrameSpec, RewardModel, RewardSpec, TransitionBatch
 from jaxreward.rewards.encoders.clip_checkpoint import load_clip
 from jaxreward.rewards.encoders.clip_model import CLIP, unit
@@ -113,10 +114,7 @@ def epic_distance(rewards: jax.Array, labels: jax.Array) -> jax.Array:
     rewards, labels: [N] -> []. 0 for a reward perfectly correlated with the labels, 1 for
     perfectly anti-correlated ones, ≈0.71 for an uninformative one.
     """
-    r = rewards - jnp.mean(rewards)
-    y = labels - jnp.mean(labels)
-    rho = jnp.sum(r * y) / jnp.sqrt(jnp.sum(r**2) * jnp.sum(y**2))
-    return jnp.sqrt(jnp.clip(1.0 - rho, 0.0, 2.0) / 2.0)
+    return pearson_distance(rewards, labels, jnp.ones_like(rewards))
 
 
 # --- the reward model inside the training step ---------------------------------------------
