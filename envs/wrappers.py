@@ -117,22 +117,37 @@ class AutoReset(Wrapper):
     axis too; without this, `vmap` batches the predicate and JAX turns the `lax.cond` into
     a `select` that computes a full reset at every step (measured 1.2x slower iterations on
     MJX `reacher`, benchmarks/results/ppo_findings.md).
+
+    `frames`: for rewards that read pixels, any object with `height`, `width` and `camera`
+    (jaxreward's `FrameSpec`). Each step then renders the stepped states *before* finished
+    ones are replaced into `info["final_frame"]` uint8 [B, H, W, 3] — the frame an episode
+    ended on, like `final_obs` (rendering after the reset would show the next episode's start).
     """
 
-    def __init__(self, env: Env, batch_axis: str | None = None):
+    #: info entries this wrapper adds (the wrapped env never sees them)
+    OWN_INFO = ("reset_rng", "final_obs", "final_frame")
+
+    def __init__(self, env: Env, batch_axis: str | None = None, frames=None):
         super().__init__(env)
         self.batch_axis = batch_axis
+        self.frames = frames
+
+    def _final_frame(self, state: State) -> dict:
+        if self.frames is None:
+            return {}
+        f = self.frames
+        return {"final_frame": self.env.render(state, f.camera, f.height, f.width)}
 
     def reset(self, rng: jax.Array) -> State:
         """rng: [B, 2] keys."""
         keys = jax.vmap(jax.random.split)(rng)
         state = self.env.reset(keys[:, 0])
-        info = dict(state.info, reset_rng=keys[:, 1], final_obs=state.obs)
+        info = dict(state.info, reset_rng=keys[:, 1], final_obs=state.obs, **self._final_frame(state))
         return state.replace(info=info)
 
     def step(self, state: State, action: jax.Array) -> State:
         reset_rng = state.info["reset_rng"]
-        inner = state.replace(info={k: v for k, v in state.info.items() if k not in ("reset_rng", "final_obs")})
+        inner = state.replace(info={k: v for k, v in state.info.items() if k not in self.OWN_INFO})
         stepped = self.env.step(inner, action)
         done = stepped.done > 0
 
@@ -160,18 +175,18 @@ class AutoReset(Wrapper):
         if self.batch_axis is not None:
             any_done = jax.lax.psum(any_done.astype(jnp.int32), self.batch_axis) > 0
         pipeline_state, obs, info, new_rng = jax.lax.cond(any_done, reset_finished, keep, None)
-        info = dict(info, reset_rng=new_rng, final_obs=stepped.obs)
+        info = dict(info, reset_rng=new_rng, final_obs=stepped.obs, **self._final_frame(stepped))
         return stepped.replace(pipeline_state=pipeline_state, obs=obs, info=info)
 
 
-def training_wrap(env: Env, episode_length: int | None = None, batch_axis: str | None = None) -> Env:
+def training_wrap(env: Env, episode_length: int | None = None, batch_axis: str | None = None, frames=None) -> Env:
     """The batched, time-limited, auto-resetting env that learners step.
 
     `env` may already be a `TimeLimit` (as `envs.make` returns); otherwise one is added.
-    `batch_axis`: see `AutoReset`.
+    `batch_axis`, `frames`: see `AutoReset`.
     """
     if not isinstance(env, TimeLimit):
         env = TimeLimit(env, episode_length or env.default_episode_length)
     elif episode_length is not None and episode_length != env.episode_length:
         env = TimeLimit(env.env, episode_length)
-    return AutoReset(Vmap(env), batch_axis=batch_axis)
+    return AutoReset(Vmap(env), batch_axis=batch_axis, frames=frames)

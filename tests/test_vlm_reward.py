@@ -192,3 +192,38 @@ def test_rollout_renders_next_states_for_pixel_rewards():
     assert pixels.shape == (3, 2, 16, 24, 3) and pixels.dtype == jnp.uint8
     np.testing.assert_array_equal(pixels[-1], expected)  # the frame of each transition's next state
     assert float(jnp.std(pixels.astype(jnp.float32))) > 0  # a picture, not a blank
+
+
+def test_episode_end_frames_show_the_final_state_not_the_next_start():
+    """With the trainer's wrapper built for frames, the frame of an episode's last
+    transition is rendered before the auto-reset (cartpole episodes of 6 steps here)."""
+    import envs
+    from jaxreward.rewards.base import FrameSpec
+    from jaxreward.training.rollout import rollout
+
+    spec = FrameSpec(32, 48)
+    env = envs.training_wrap(envs.make("cartpole"), episode_length=6, frames=spec)
+    start = env.reset(jax.random.split(jax.random.PRNGKey(0), 2))
+
+    def policy(obs, key):
+        action = jnp.ones(obs.shape[:1], jnp.int32)  # push right: the pole leans left
+        zeros = jnp.zeros(obs.shape[:1])
+        return action, action, zeros, zeros
+
+    @jax.jit
+    def run(state, key):
+        last, roll = rollout(env, policy, state, key, 6, spec)
+        return roll.transitions, last
+
+    batch, last = run(start, jax.random.PRNGKey(1))
+    assert np.asarray(batch.truncation[-1]).all() and not np.asarray(batch.done[:-1]).any()
+    # Reference: the same two steps on the wrapped env without auto-reset.
+    inner = env.env  # Vmap(TimeLimit(cartpole))
+    strip = lambda s: s.replace(info={k: v for k, v in s.info.items() if k not in env.OWN_INFO})
+    ended = strip(start)
+    for _ in range(6):
+        ended = inner.step(ended, jnp.ones(2, jnp.int32))
+    np.testing.assert_array_equal(batch.pixels[-1], inner.render(ended, None, 32, 48))
+    np.testing.assert_allclose(batch.next_obs[-1], ended.obs, rtol=1e-5, atol=1e-6)
+    # ...and not the fresh start the returned state holds.
+    assert not np.array_equal(batch.pixels[-1], inner.render(strip(last), None, 32, 48))

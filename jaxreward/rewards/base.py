@@ -38,9 +38,9 @@ class RewardSpec:
 class FrameSpec:
     """Frames a pixel-based reward asks the rollout for (static): each transition's next
     state rendered by `env.render(state, camera, height, width)` into `TransitionBatch.pixels`
-    uint8 [T, B, height, width, 3]. At an episode end the auto-reset has already replaced
-    the state, so that one frame shows the next episode's first state (the final state is
-    not kept; `next_obs` is)."""
+    uint8 [T, B, height, width, 3]. At an episode end it is the state the episode ended on,
+    like `next_obs`: the trainer's auto-reset wrapper renders before it replaces finished
+    envs (`envs.wrappers.AutoReset(frames=...)`)."""
 
     height: int = 64
     width: int = 64

@@ -27,7 +27,17 @@ def rollout(env: Env, policy: Callable, env_state: State, rng: jax.Array, length
 
     policy(obs [B, D], rng) -> (env_action, raw_action, log_prob [B], value [B]).
     frames: a `rewards.base.FrameSpec` to render each next state into `pixels`, or None.
+    An env wrapped with the same `frames` (`envs.training_wrap(..., frames=)`) supplies the
+    frame each step ended on, before an auto-reset replaced the state; otherwise the
+    returned state is rendered, which at an episode end is the next episode's first state.
     """
+
+    def pixels(nxt: State):
+        if frames is None:
+            return None
+        if "final_frame" in nxt.info:
+            return nxt.info["final_frame"]
+        return env.render(nxt, frames.camera, frames.height, frames.width)
 
     def one_step(state: State, key):
         action, raw, log_prob, value = policy(state.obs, key)
@@ -40,7 +50,7 @@ def rollout(env: Env, policy: Callable, env_state: State, rng: jax.Array, length
             done=nxt.done,
             truncation=nxt.info["truncation"],
             metrics=nxt.metrics,
-            pixels=None if frames is None else env.render(nxt, frames.camera, frames.height, frames.width),
+            pixels=pixels(nxt),
         )
         return nxt, Rollout(transition, raw, log_prob, value)
 

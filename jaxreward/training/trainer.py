@@ -63,6 +63,9 @@ class Trainer:
         obs_size, action_size = self.env.observation_size, self.env.action_size
         self.spec = RewardSpec(obs_size, action_size, self.env.discrete, cfg.num_envs, cfg.unroll_length)
         self.reward_model = make_composite(self.spec, cfg.reward)
+        if self.reward_model.frames is not None:
+            # Pixel rewards score the frame each step ended on, rendered before auto-reset.
+            self.env = envs.training_wrap(base, batch_axis=RUNS_AXIS, frames=self.reward_model.frames)
         # Intrinsic terms keep per-env state and reach the learner as their own stream.
         self.two_heads = self.reward_model.intrinsic
         if self.two_heads and cfg.learner != "ppo":
@@ -74,7 +77,7 @@ class Trainer:
             self.agent = PPO(cfg.ppo, obs_size, action_size, self.env.discrete, intrinsic=self.two_heads)
         # A random-policy warm-up for reward statistics (RND's observation normaliser) runs
         # in `init`, outside the vmapped runs axis, so it steps an env without the axis name.
-        self.warmup_env = envs.training_wrap(base) if self.reward_model.warmup_steps else None
+        self.warmup_env = envs.training_wrap(base, frames=self.reward_model.frames) if self.reward_model.warmup_steps else None
         relabel = cfg.sac.relabel
         if relabel == "auto":
             # Scoring each sampled batch with the current model gives every update the rewards

@@ -16,9 +16,8 @@ three embedding-distance baselines, all on a frozen image encoder.
 
 Frames: the models declare `frames = FrameSpec(height, width, camera)` — the demos' render
 size and camera — and read `TransitionBatch.pixels`, uint8 [T, B, H, W, 3], the frame of
-each transition's next state rendered in the rollout (`rewards/base.py`). At an episode
-end that frame already shows the next episode's first state (the auto-reset replaced the
-state); one transition per episode is scored on it.
+each transition's next state rendered in the rollout (`rewards/base.py`; at an episode end,
+the state it ended on, rendered before the auto-reset).
 
 All four are frozen during RL (`learned = False`): encoder and fit are constants of the
 reward state, made once before training by `fit_demo_rewards`.
