@@ -28,7 +28,7 @@ def _session_compile_cache(tmp_path_factory):
 
 
 #: Test files measured slowest on a 2-core CPU (compile-bound), longest first.
-SLOWEST_FILES = ("test_envs.py", "test_preference.py", "test_learning.py", "test_intrinsic.py",
+SLOWEST_FILES = ("test_envs.py", "test_learning.py", "test_perceptual.py", "test_preference.py", "test_intrinsic.py",
                  "test_env_locomotion.py", "test_render.py", "test_sac.py", "test_env_manipulation.py")
 
 
