@@ -156,6 +156,9 @@ def main():
         f.write(f"| jaxreward | {m['jaxreward_env_steps_per_s']:.0f} | {m['jaxreward_updates_per_s']:.0f} |\n")
         f.write(f"| brax | {m['brax_env_steps_per_s']:.0f} | {m['brax_updates_per_s']:.0f} |\n")
         f.write(f"| ratio | {result['ratio_env_steps']:.2f} | {result['ratio_updates']:.2f} |\n\n")
+        per_round = [row["jaxreward"]["env_steps_per_s"] / row["brax"]["env_steps_per_s"] for row in rows]
+        f.write(f"Per-round ratios (jaxreward / Brax, env steps/s): {', '.join(f'{x:.2f}' for x in per_round)}; "
+                f"load average at the end {', '.join(f'{x:.1f}' for x in os.getloadavg())}.\n\n")
         f.write(f"Replay buffer at the default size ({args.buffer_size} transitions): "
                 f"{result['replay_buffer_mb_default_size']:.1f} MiB; process peak RSS {result['peak_rss_mb']:.0f} MiB.\n")
     print(json.dumps({k: result[k] for k in ("median", "ratio_env_steps", "ratio_updates", "replay_buffer_mb_default_size", "peak_rss_mb")}, indent=2))
