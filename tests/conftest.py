@@ -4,11 +4,11 @@ longest test files collected first.
 Many tests compile the same program more than once (a run and its resumed half, a sweep's
 chunks, CLI runs of one config); with a session cache the repeats load the executable
 instead of compiling it again. The cache lives in a temporary folder, so every session
-starts cold and tests never depend on a user's cache. Under pytest-xdist (`.ci/run` uses
-`-n 2 --dist loadfile`) each worker is its own session with its own cache.
+starts cold and tests never depend on a user's cache. Under pytest-xdist each worker is its own
+session with its own cache.
 
-The suite's time is dominated by compiling; with two workers taking whole files, the
-run ends when the last file does, so the files measured slowest start first.
+The files measured slowest start first, so that with workers taking whole files
+(`-n 2 --dist loadfile`) the run does not end on one long file.
 """
 
 import os
