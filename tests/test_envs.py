@@ -389,6 +389,38 @@ def test_cartpole_termination_at_the_time_limit_is_not_truncation(compiled):
     assert float(state.done) == 1.0 and float(state.info["truncation"]) == 0.0
 
 
+def test_cartpole_without_termination_runs_to_the_time_limit_and_pays_only_upright_steps():
+    """`terminate=False` (Rocamonde et al. 2024): a constant push topples the pole, which
+    then swings; nothing ends the episode before the limit, θ stays wrapped, the cart stays
+    on the rail, and the gold reward (= success) is 1 exactly on the upright steps."""
+    limit = 300
+    free = envs.make("cartpole", episode_length=limit, terminate=False)
+    gym = envs.make("cartpole", episode_length=limit)
+    assert envs.options("cartpole")["terminate"] is True
+
+    @jax.jit
+    def push_right(key):
+        def step(states, _):
+            states = (free.step(states[0], jnp.int32(1)), gym.step(states[1], jnp.int32(1)))
+            return states, (states[0].obs, states[0].reward, states[0].done, states[0].info["truncation"],
+                            states[0].metrics["success"], states[1].obs, states[1].done)
+
+        return jax.lax.scan(step, (free.reset(key), gym.reset(key)), None, length=limit)[1]
+
+    obs, reward, done, truncation, success, gym_obs, gym_done = map(np.asarray, push_right(jax.random.PRNGKey(7)))
+    fell = int(np.argmax(gym_done))  # the step Gymnasium's CartPole terminates on
+    assert 0 < fell < 100
+    # Same dynamics until the fall; then reward 0 while fallen, the pole swinging on.
+    np.testing.assert_allclose(obs[: fell + 1], gym_obs[: fell + 1], rtol=1e-6)
+    assert reward[:fell].min() == 1.0 and reward[fell] == 0.0
+    np.testing.assert_array_equal(reward, success)
+    upright = (np.abs(obs[:, 0]) < 2.4) & (np.abs(obs[:, 2]) <= math.radians(12))
+    np.testing.assert_array_equal(reward[upright], 1.0)  # (on the rail ends it may be 0: pushed past)
+    assert np.abs(obs[:, 2]).max() > 2.5, "the pole never swung below horizontal"
+    assert np.abs(obs[:, 2]).max() <= math.pi and np.abs(obs[:, 0]).max() <= 2.4
+    assert done[:-1].max() == 0.0 and done[-1] == 1.0 and truncation[-1] == 1.0
+
+
 # ---------------------------------------------------------------------------------------------
 # Pendulum: the upright rest state is an (unstable) equilibrium with zero cost.
 

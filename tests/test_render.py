@@ -208,6 +208,27 @@ def test_pure_jax_env_renders(name):
     assert len(np.unique(rgb.reshape(-1, 3), axis=0)) >= 2, "a blank frame"
 
 
+def test_cartpole_frame_shows_a_fallen_or_hanging_pole_where_it_is():
+    """Without termination (VLM-RM's CartPole) the pole falls and swings; at the stand-in
+    VLM's 64 px the yellow pole must still show, on the side of the brown cart it points to."""
+    env = envs.make("cartpole", terminate=False)
+    state = env.reset(jax.random.PRNGKey(0))
+    thetas = np.array([0.0, np.pi / 2, np.pi, -2.0])
+    q = jnp.asarray([[0.3, 0.0, t, 0.0] for t in thetas], jnp.float32)
+    frames = np.asarray(jax.jit(jax.vmap(lambda p: env.render(state.replace(pipeline_state=p, obs=p), height=64, width=64)))(q))
+    for theta, frame in zip(thetas, frames.astype(float)):
+        r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]
+        pole = (r > 60) & (b < 0.4 * r) & (g > 0.7 * r)
+        cart = (r > 60) & (np.abs(b / np.maximum(r, 1) - 0.5) < 0.1) & (np.abs(g / np.maximum(r, 1) - 0.75) < 0.1)
+        assert pole.sum() >= 6 and cart.sum() >= 6, (theta, pole.sum(), cart.sum())
+        (pole_y, pole_x), (cart_y, cart_x) = np.argwhere(pole).mean(0), np.argwhere(cart).mean(0)
+        # Image rows grow downward; θ = 0 is up, θ = π/2 points to +x (right).
+        if abs(np.sin(theta)) > 0.5:
+            assert np.sign(pole_x - cart_x) == np.sign(np.sin(theta)), (theta, pole_x, cart_x)
+        if abs(np.cos(theta)) > 0.3:
+            assert np.sign(cart_y - pole_y) == np.sign(np.cos(theta)), (theta, pole_y, cart_y)
+
+
 def test_point_maze_frame_follows_the_point():
     env = envs.make("point_maze")
     render_maze = jax.jit(lambda s: env.render(s, height=32, width=32))

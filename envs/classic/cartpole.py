@@ -6,9 +6,21 @@ Anderson, "Neuronlike adaptive elements that can solve difficult learning contro
 pole mass 0.1, pole half-length 0.5, gravity 9.8.
 
 Observation [x, ẋ, θ, θ̇]; discrete action 0 = push left, 1 = push right (an int32 scalar).
-Reward 1.0 on every step, the terminating one included (as Gymnasium). The episode
-terminates when |x| > 2.4 or |θ| > 12°; otherwise it is truncated at 500 steps.
-Success: the pole is still up (the step did not terminate).
+"Upright" below means |x| ≤ 2.4 and |θ| ≤ 12° after the step (Gymnasium's non-terminal states).
+
+- `terminate=True` (default, Gymnasium): reward 1.0 on every step, the terminating one
+  included ("reward/alive"). The episode terminates when the state is not upright;
+  otherwise it is truncated at 500 steps.
+- `terminate=False` (the CartPole of Rocamonde et al., "Vision-Language Models are Zero-Shot
+  Reward Models for RL", ICLR 2024): no termination; the episode runs to the time limit and
+  the pole may fall and swing. As in their environment (AlignmentResearch/vlmrm,
+  `CLIPRewardedCartPoleEnv`) θ is wrapped into [−π, π] and x is clipped to [−2.4, 2.4]
+  after each step (the velocities are kept), so the cart stays in view. The gold reward is
+  1.0 on upright steps and 0.0 otherwise ("reward/upright"), so the gold return counts the
+  upright steps; their success metric is this same predicate. (Their CartPole runs use
+  200-step episodes: pass `episode_length=200`; the default stays 500.)
+
+Success (both variants): the state after the step is upright.
 """
 
 from __future__ import annotations
@@ -48,11 +60,19 @@ def accelerations(theta: jax.Array, theta_dot: jax.Array, force: jax.Array) -> t
 
 
 class CartPole(Env):
-    """Balance a pole on a cart by pushing the cart left or right (Gymnasium CartPole-v1)."""
+    """Balance a pole on a cart by pushing the cart left or right (Gymnasium CartPole-v1).
+
+    Args:
+      terminate: end the episode when the pole falls or the cart leaves the rail (Gymnasium).
+        False: never terminate, reward 1 only while upright (Rocamonde et al. 2024).
+    """
 
     action_space = "discrete"
     default_episode_length = 500
     family = "classic"
+
+    def __init__(self, terminate: bool = True):
+        self.terminate = bool(terminate)
 
     @property
     def observation_size(self) -> int:
@@ -71,7 +91,7 @@ class CartPole(Env):
     def reset(self, rng: jax.Array) -> State:
         q = jax.random.uniform(rng, (4,), minval=-RESET_NOISE, maxval=RESET_NOISE)
         zero = jnp.zeros(())
-        metrics = {"reward/alive": zero, "success": zero}
+        metrics = {self._reward_key: zero, "success": zero}
         return State(q, q, zero, zero, metrics, info_defaults())
 
     def step(self, state: State, action: jax.Array) -> State:
@@ -81,9 +101,18 @@ class CartPole(Env):
         x_acc, theta_acc = accelerations(theta, theta_dot, force)
         # Explicit Euler: positions advance with the *old* velocities, as in Gymnasium.
         q = jnp.stack([x + TAU * x_dot, x_dot + TAU * x_acc, theta + TAU * theta_dot, theta_dot + TAU * theta_acc])
-        terminated = (jnp.abs(q[0]) > X_LIMIT) | (jnp.abs(q[2]) > THETA_LIMIT)
-        reward = jnp.ones(())
-        metrics = {"reward/alive": reward, "success": jnp.where(terminated, 0.0, 1.0)}
-        return state.replace(
-            pipeline_state=q, obs=q, reward=reward, done=terminated.astype(jnp.float32), metrics=metrics
-        )
+        upright = ((jnp.abs(q[0]) <= X_LIMIT) & (jnp.abs(q[2]) <= THETA_LIMIT)).astype(jnp.float32)
+        if self.terminate:
+            reward, done = jnp.ones(()), 1.0 - upright
+        else:
+            # Judged before wrapping and clipping, so pushing into a rail end is not upright.
+            # Wrapped only past ±π, so that an upright pole's θ is never touched by rounding.
+            theta = jnp.where(jnp.abs(q[2]) > jnp.pi, jnp.mod(q[2] + jnp.pi, 2 * jnp.pi) - jnp.pi, q[2])
+            q = jnp.stack([jnp.clip(q[0], -X_LIMIT, X_LIMIT), q[1], theta, q[3]])
+            reward, done = upright, jnp.zeros(())
+        metrics = {self._reward_key: reward, "success": upright}
+        return state.replace(pipeline_state=q, obs=q, reward=reward, done=done, metrics=metrics)
+
+    @property
+    def _reward_key(self) -> str:
+        return "reward/alive" if self.terminate else "reward/upright"
