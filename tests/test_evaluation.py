@@ -119,32 +119,49 @@ def test_starc_is_zero_exactly_on_policy_equivalent_rewards(world):
     assert float(w["starc_negated"]) == pytest.approx(2.0, abs=1e-4)
 
 
-def test_starc_regret_bound_holds_on_random_mdps():
-    """Soundness: the optimum of R₁, and R₁'s preferred policy of any pair, lose at most the
-    bound under R₂ — over 64 random MDPs, for independent rewards and for perturbed copies."""
-
-    def one(mdp, r2, noise, eps, logits):
-        r1 = r2 + eps * noise  # distances from ~0 to large
-        bound = distances.starc_regret_bound(r1, r2, mdp)
-        pi1 = tabular.greedy_policy(tabular.value_iteration(mdp, r1, iterations=100))  # γ^100 ~ 2e-10
-        regret_opt = tabular.regret(mdp, r2, pi1, iterations=100)
-        # A pair of random policies, ordered by R₁: R₂'s loss from following that order.
-        pis = jax.nn.softmax(logits, -1)
-        j1 = jax.vmap(lambda p: tabular.policy_return(mdp, r1, p))(pis)
-        j2 = jax.vmap(lambda p: tabular.policy_return(mdp, r2, p))(pis)
-        pair_loss = jnp.where(j1[0] >= j1[1], j2[1] - j2[0], j2[0] - j2[1])
-        return regret_opt, pair_loss, bound, distances.starc(r1, r2, mdp)
-
+def test_worst_case_regret_lies_between_the_starc_bounds_on_random_mdps():
+    """Soundness and completeness with explicit constants: the exact worst-case regret (over
+    all pairs of policies R₂ orders one way) lies between the two bounds, on 64 random MDPs
+    with rewards from near copies to unrelated ones, plus contextual bandits where the lower
+    bound is nearly attained; the regret also equals its LP dual, computed independently."""
     n, rng = 64, np.random.default_rng(1)
-    mdps = tabular.random_mdps(rng, n, 5, 3, 0.8)
-    draws = [x.astype(np.float32) for x in (rng.normal(size=(n, 5, 3, 5)), rng.normal(size=(n, 5, 3, 5)),
-                                                   rng.uniform(0.0, 2.0, n), 3.0 * rng.normal(size=(n, 2, 5, 3)))]
-    regret_opt, pair_loss, bound, d = map(np.asarray, jax.jit(jax.vmap(one))(mdps, *draws))
-    assert np.all(regret_opt >= -1e-4)
-    assert np.all(regret_opt <= bound + 1e-4)
-    assert np.all(pair_loss <= bound + 1e-4)
-    assert d.min() < 0.1 and d.max() > 0.5  # the sweep spans near and far pairs
-    assert np.any(regret_opt > 1e-3)  # and some pairs do lose return
+    S_, A_, gamma = 4, 3, 0.8
+    mdps = jax.tree.map(np.array, tabular.random_mdps(rng, n + 4, S_, A_, gamma))  # writable copies
+    r2 = rng.normal(size=(n + 4, S_, A_, S_))
+    r1 = r2 + rng.uniform(0.0, 2.0, (n + 4, 1, 1, 1)) * rng.normal(size=r2.shape)  # distances from ~0 to large
+    # Four contextual bandits (next state independent of the action): R₁ pays (1, 1, −2) for
+    # the actions of the least-visited state only, R₂ = −R₁ — the lower bound's worst case.
+    for k in range(n, n + 4):
+        mdps.transition[k] = mdps.transition[k][:, :1, :]
+        visits = np.linalg.solve((np.eye(S_) - gamma * mdps.transition[k][:, 0, :]).T, mdps.initial[k])
+        r1[k] = 0.0
+        r1[k, visits.argmin()] = np.array([1.0, 1.0, -2.0])[:, None]
+        r2[k] = -r1[k]
+    policies = jax.nn.one_hot(np.array(list(itertools.product(range(A_), repeat=S_))), A_)
+
+    def one(mdp, r1, r2):
+        lower, upper = distances.starc_regret_bounds(r1, r2, mdp)
+        returns = [jax.vmap(lambda p: tabular.policy_return(mdp, r, p))(policies) for r in (r1, r2)]
+        return distances.worst_case_regret(r1, r2, mdp), lower, upper, distances.starc(r1, r2, mdp), *returns
+
+    args = (mdps, r1.astype(np.float32), r2.astype(np.float32))
+    regret, lower, upper, d, j1, j2 = map(np.asarray, jax.jit(jax.vmap(one))(*args))
+    tol = 1e-4 * (1.0 + np.abs(j1).max(-1))
+    assert np.all(regret >= 0.0)
+    assert np.all(lower <= regret + tol), (regret / lower).min()
+    assert np.all(regret <= upper + tol), (upper / regret).min()
+    assert d[:n].min() < 0.05 and d[:n].max() > 1.2  # the sweep spans near and far pairs
+    assert np.all((regret / lower)[n:] < 1.07)  # Bhatia–Davis is 6% loose for three actions
+
+    # LP dual of the regret: min over μ ≥ 0 of the span of J₁ − μJ₂ over deterministic
+    # policies; convex and piecewise linear in μ, so a minimum sits at 0 or where two lines tie.
+    for k in range(n + 4):
+        a, b = j1[k].astype(np.float64), j2[k].astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ties = ((a[:, None] - a[None, :]) / (b[:, None] - b[None, :])).ravel()
+        mu = np.concatenate([[0.0], ties[np.isfinite(ties) & (ties > 0)]])
+        values = a[None, :] - mu[:, None] * b[None, :]
+        assert regret[k] == pytest.approx((values.max(1) - values.min(1)).min(), abs=float(tol[k]))
 
 
 # ---- the tabular toolkit -------------------------------------------------------------------
