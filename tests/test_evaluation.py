@@ -238,6 +238,69 @@ def test_eval_reward_cli_prints_distances_and_names_valid_choices(capsys):
     assert "--env" in err and "pendulum" in err
 
 
+def test_eval_reward_scores_a_runs_checkpoint_and_names_the_path_on_errors(tmp_path, capsys):
+    """`eval-reward --checkpoint RUN_DIR` scores the reward in the run's checkpoint, not a fresh
+    one. The run directory is made as `jaxreward train` leaves it, without training: its reward
+    is gold + a regression MLP whose weights are zero in seed 0 only, so the checkpointed reward
+    of the first seed is exactly gold, while a freshly initialised (or seed 1) one is not."""
+    import json
+    import shutil
+
+    from jaxreward import checkpoint, cli, results
+    from jaxreward.rewards.registry import RewardConfig
+    from jaxreward.rewards.regression import RegressionConfig
+    from jaxreward.training.config import TrainConfig
+    from jaxreward.training.trainer import Trainer
+
+    cfg = TrainConfig(env="pendulum", num_envs=4, num_seeds=2,
+                      reward=RewardConfig(terms="gold,regression", regression=RegressionConfig(hidden=(16,))))
+    trainer = Trainer(cfg)
+    shapes = jax.eval_shape(jax.vmap(trainer.init), trainer.seed_keys())
+    reward = jax.jit(jax.vmap(trainer.reward_model.init))(trainer.seed_keys())
+    zeroed = jax.tree.map(lambda p: np.asarray(p) * (np.arange(2) > 0).reshape(-1, *([1] * (p.ndim - 1))), reward.terms[1].params)
+    reward = reward.replace(terms=(reward.terms[0], reward.terms[1].replace(params=zeroed)))
+    state = jax.tree.map(lambda x: np.zeros(x.shape, x.dtype), shapes).replace(reward=reward)
+    run = tmp_path / "run"
+    run.mkdir()
+    results.write_config(str(run), cfg.to_dict())
+    checkpoint.save(str(run / "checkpoints"), 4096, state)
+
+    def eval_reward(*argv):
+        code = cli.main(["eval-reward", *argv, "--num-transitions", "64", "--num-samples", "4", "--json"])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    code, out, err = eval_reward("--checkpoint", str(run), "--against", "gold")
+    assert code == 0, err
+    d = json.loads(out.strip().splitlines()[-1])
+    assert d["env"] == "pendulum" and d["transitions"] == 64
+    # ~1e-4 here; seed 1's (fresh) weights give EPIC 0.06, DARD 0.63, STARC 1.29.
+    assert d["epic"] < 1e-2 and d["dard"] < 1e-2 and d["starc"] < 1e-2, d
+
+    # Errors name the path: no directory, another env or reward, a config the checkpoint does
+    # not fit (another network size), a damaged checkpoint.
+    code, _, err = eval_reward("--checkpoint", str(tmp_path / "missing"))
+    assert code == 2 and "missing" in err
+    code, _, err = eval_reward("--checkpoint", str(run), "--env", "cartpole")
+    assert code == 2 and str(run) in err and "pendulum" in err
+    code, _, err = eval_reward("--checkpoint", str(run), "--reward", "regression")
+    assert code == 2 and str(run) in err and "gold,regression" in err
+    resized = tmp_path / "resized"
+    shutil.copytree(run, resized)
+    saved = json.loads((resized / "config.json").read_text())
+    saved["reward"]["regression"]["hidden"] = [32]
+    (resized / "config.json").write_text(json.dumps(saved))
+    code, _, err = eval_reward("--checkpoint", str(resized))
+    assert code == 2 and str(resized) in err and "does not match" in err
+    for path in (run / "checkpoints").rglob("*"):
+        if path.is_file():
+            path.write_bytes(b"not a checkpoint")
+    code, _, err = eval_reward("--checkpoint", str(run))
+    assert code == 2 and str(run) in err
+    code, _, err = eval_reward("--against", "gold")
+    assert code == 2 and "--checkpoint" in err
+
+
 # ---- reward transforms ---------------------------------------------------------------------
 def test_transforms_match_their_formulas():
     from jaxreward.rewards import registry, transforms
