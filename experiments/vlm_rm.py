@@ -13,7 +13,8 @@ in one vmapped program.
 Without a checkpoint it stops with instructions (nothing is downloaded). With `--standin` it
 uses tests/data/vlm_standin_cartpole, a model trained on captions made from the true angle:
 its numbers are a pipeline check, never a zero-shot result, and the outputs say so.
-Not yet here: MountainCar and humanoid poses, the encoder sweep, and PPO/SAC runs.
+PPO on the VLM reward (CartPole without termination, fraction of the gold-trained return):
+`experiments/vlm_rm_ppo.py`. Not yet here: MountainCar and humanoid poses, the encoder sweep.
 
 Writes results/vlm_rm/epic_vs_alpha.{csv,png} and command.txt.
 """

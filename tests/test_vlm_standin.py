@@ -66,3 +66,29 @@ def test_experiment_without_checkpoint_stops_with_instructions():
         vlm_rm.main([])
     message = str(stop.value)
     assert "--clip-checkpoint FOLDER" in message and "--standin" in message and "openai/clip-vit-base-patch32" in message
+
+
+def test_ppo_experiment_without_checkpoint_stops_with_instructions():
+    from experiments import vlm_rm_ppo
+
+    with pytest.raises(SystemExit) as stop:
+        vlm_rm_ppo.main([])
+    assert "experiments.vlm_rm_ppo" in str(stop.value) and "--standin" in str(stop.value)
+
+
+def test_ppo_experiment_fraction_of_gold_uses_each_runs_final_window():
+    """fraction_of_gold = mean over seeds of the final-window gold return (last 10% of log
+    points) of the VLM-trained runs over that of the gold-trained runs."""
+    from experiments.vlm_rm_ppo import summarize
+
+    def curve(reward, alpha, seed, returns):
+        return [{"reward": reward, "alpha": alpha, "seed": seed, "env_steps": 1000 * (i + 1), "gold_return": g,
+                 "proxy_return": 2.0 * g, "success": 0.0} for i, g in enumerate(returns)]
+
+    rows = (curve("gold", None, 0, [20.0] * 9 + [200.0]) + curve("gold", None, 1, [20.0] * 9 + [100.0])
+            + curve("vlm", 0.5, 0, [30.0] * 9 + [60.0]) + curve("vlm", 0.5, 1, [30.0] * 9 + [90.0]))
+    timing = {"compile_s": 1.0, "train_s": 2.0, "env_steps_per_s": 3.0}
+    out = {s["reward"]: s for s in summarize(rows, {"gold": timing, "vlm": timing})}
+    assert out["gold"]["final_gold_return"] == 150.0 and out["gold"]["fraction_of_gold"] == 1.0
+    assert out["vlm"]["fraction_of_gold"] == pytest.approx(75.0 / 150.0)
+    assert out["vlm"]["first_log_gold_return"] == 30.0 and out["vlm"]["final_proxy_return"] == 150.0
