@@ -90,6 +90,8 @@ FIELD_HELP = {
     "num_neighbors": "k of the k-nearest-neighbour bonus",
     "episodic": "the episodic half: e3b | count | knn",
     "max_cells": "size of the visited-cell table",
+    "teacher_users": "mixture-of-users teacher: users as weights of the env's reward terms, e.g. 'forward=1,control=1; forward=-1,control=1'",
+    "teacher_user_probs": "probability each user answers a query, comma separated (default: uniform)",
     "relabel": "auto | all (re-score the whole buffer after each reward update) | batch (score sampled batches) | none",
 }
 
@@ -110,7 +112,8 @@ def _field_parser(annotation, default):
         if default and all(isinstance(x, str) for x in default):
             # Text tuples (vlm prompts) contain commas, so they are separated by "|".
             return lambda s: tuple(x.strip() for x in s.split("|") if x.strip())
-        return lambda s: tuple(int(x) for x in s.split(",") if x)
+        number = float if typing.get_args(annotation)[:1] == (float,) else int  # (teacher_user_probs)
+        return lambda s: tuple(number(x) for x in s.split(",") if x)
     if isinstance(default, int):
         return int
     if default is None and str in typing.get_args(annotation):  # an optional name (vlm.camera)

@@ -154,7 +154,7 @@ def test_window_keeps_the_newest_steps_and_samples_only_filled_ones():
     steps = jnp.arange(1.0, 5.0)[:, None] * jnp.ones((4, 2))
     win = win.push(steps[..., None], steps)
     assert int(win.filled) == 4 and not bool(win.ready(5)) and bool(win.ready(3))
-    _, util = win.sample(KEY, 200, 3)
+    _, util, _ = win.sample(KEY, 200, 3)
     assert float(util.min()) >= 1.0  # never the unwritten (zero) steps
     win = win.push(steps[..., None] + 4, steps + 4)
     np.testing.assert_array_equal(np.asarray(win.utility[:, 0]), [3, 4, 5, 6, 7, 8])
@@ -279,6 +279,108 @@ def test_mismatched_segments_are_named(tmp_path):
         load_pairs(labels, seg_path, 5, 3, 1, False, True)
     with pytest.raises(LabelsFileError, match="observation size is 4"):
         load_pairs(labels, seg_path, 3, 4, 1, False, True)
+
+
+# ---- mixture of users in the training step ----------------------------------------------------
+TERM_SPEC = RewardSpec(observation_size=3, action_size=1, discrete=False, num_envs=8, unroll_length=20,
+                       reward_terms=("a", "b", "c"))
+
+
+def _term_batch(seed=0, T=20, B=8):
+    """A batch whose gold reward is the sum of three logged terms (as every env's is)."""
+    rng = np.random.default_rng(seed)
+    obs, act = jnp.asarray(rng.normal(size=(T, B, 3)), jnp.float32), jnp.asarray(rng.uniform(-1, 1, (T, B, 1)), jnp.float32)
+    terms = rng.normal(size=(3, T, B)).astype(np.float32)
+    z = jnp.zeros((T, B))
+    return TransitionBatch(obs, act, obs, jnp.asarray(terms.sum(0)), z, z, {f"reward/{n}": jnp.asarray(r) for n, r in zip("abc", terms)})
+
+
+def _users_model(users="", probs=()):
+    cfg = PreferenceConfig(segment_length=5, budget=40, queries_per_session=10, initial_fraction=0.5, hidden=(8,),
+                           ensemble_size=2, grad_steps=2, batch_size=8, heldout_pairs=32,
+                           teacher_users=users, teacher_user_probs=probs)
+    return PreferenceReward(TERM_SPEC, cfg)
+
+
+def test_user_utilities_from_term_rewards_match_numpy():
+    model = _users_model("c=0.5, a=1,b=-2; b=3")
+    assert model.user_terms == ("a", "b", "c")  # the env's order, not the config's
+    batch = _term_batch()
+    terms = model.term_rewards(batch)  # [T, B, M]
+    utility = np.asarray(teachers.user_utilities(model.user_weights, terms))
+    m = {n: np.asarray(batch.metrics[f"reward/{n}"]) for n in "abc"}
+    np.testing.assert_allclose(utility[0], m["a"] - 2 * m["b"] + 0.5 * m["c"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(utility[1], 3 * m["b"], rtol=1e-5, atol=1e-5)
+    # Sampled segments carry the terms of the same steps as their gold reward (= the terms' sum).
+    window = lambda: SegmentWindow.create(20, 8, 4, num_terms=3).push(model.inputs(batch), batch.gold_reward, terms)
+    _, gold, seg_terms = jax.jit(lambda: window().sample(KEY, 50, 5))()
+    np.testing.assert_allclose(np.asarray(seg_terms.sum(-1)), np.asarray(gold), rtol=1e-5, atol=1e-5)
+
+
+def test_default_teacher_keeps_no_user_arrays():
+    state = jax.eval_shape(_users_model().init, KEY)
+    assert state.users is None and state.term_step_mean is None and state.window.terms is None
+
+
+def test_a_user_with_the_gold_weights_labels_as_the_oracle():
+    gold, user = _users_model(), _users_model("a=1,b=1,c=1")
+    terms_a, terms_b = jnp.asarray(np.random.default_rng(0).normal(size=(2, 200, 5, 3)), jnp.float32)
+    # Only the teacher's leaves of a fresh state are used, so the rest of init compiles away.
+    labels = lambda model, a, b: jax.jit(lambda k: model.teacher_labels(model.init(k), k, a, b))(KEY)
+    y_gold, keep_gold = labels(gold, terms_a.sum(-1), terms_b.sum(-1))
+    y_user, keep_user = labels(user, terms_a, terms_b)
+    np.testing.assert_array_equal(np.asarray(y_user), np.asarray(y_gold))
+    assert bool(keep_user.all() and keep_gold.all()) and 0.3 < float(y_gold.mean()) < 0.7
+
+
+def test_opposed_users_flip_the_labels_with_who_is_asked():
+    """Through the compiled update: the window keeps the terms, a session asks the user."""
+    model = _users_model("a=1,b=0.5; a=-1,b=-0.5", probs=(1.0, 0.0))
+    state = model.init(KEY)
+    only_second = state.replace(users=state.users.replace(probs=jnp.array([0.0, 1.0])))  # a leaf: no recompile
+    update = jax.jit(model.update)
+    batch = _term_batch(1)
+    first, metrics = update(state, batch, KEY)
+    second, _ = update(only_second, batch, KEY)
+    n = int(first.pairs.size)
+    y1, y2 = np.asarray(first.pairs.y[:n]), np.asarray(second.pairs.y[:n])
+    assert n == 20 and 0 < y1.mean() < 1
+    np.testing.assert_array_equal(np.asarray(second.pairs.seg_a), np.asarray(first.pairs.seg_a))
+    np.testing.assert_array_equal(y2, 1.0 - y1)
+    # User 0's utility per step, from the batch: the labels are its ranking of the stored pairs.
+    u0 = (batch.metrics["reward/a"] + 0.5 * batch.metrics["reward/b"])
+    np.testing.assert_allclose(np.asarray(first.term_step_mean), [float(batch.metrics[f"reward/{t}"].mean()) for t in "ab"],
+                               rtol=1e-5, atol=1e-6)
+    assert abs(float(first.users.weights[0] @ first.term_step_mean) - float(u0.mean())) < 1e-5
+    # The users rank every held-out pair oppositely: the model agrees with one exactly as often as it disagrees with the other.
+    acc0, acc1 = float(metrics["accuracy_heldout_user0"]), float(metrics["accuracy_heldout_user1"])
+    assert acc0 + acc1 == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("users, probs, message", [
+    ("a=1; b=1", (0.5, 0.6), "teacher_user_probs must sum to 1"),
+    ("a=1; b=1", (1.5, -0.5), "teacher_user_probs must be non-negative"),
+    ("a=1; b=1", (1.0,), "teacher_user_probs has 1 probabilities for 2 users"),
+    ("", (1.0,), "teacher_user_probs needs preference.teacher_users"),
+    ("a=1; ", (), "teacher_users: user 1 weights no reward term"),
+    ("a=1, b", (), "teacher_users: user 0 has 'b'; write term=weight"),
+    ("a=1, a=2", (), "weights the term 'a' twice"),
+])
+def test_user_config_errors_name_the_field(users, probs, message):
+    with pytest.raises(ValueError, match=message):
+        PreferenceConfig(teacher_users=users, teacher_user_probs=probs).validate()
+
+
+def test_unknown_user_term_lists_the_envs_terms_before_compiling():
+    with pytest.raises(ValueError, match=r"unknown reward term\(s\) 'forward'; the env's reward terms are: a, b, c"):
+        _users_model("a=1; forward=1")
+    from jaxreward.training import presets
+    from jaxreward.training.trainer import Trainer
+
+    cfg = presets.config_for("pendulum", num_envs=4, reward={"terms": "preference",
+                                                             "preference": {"teacher_users": "angle=1; speed=1"}})
+    with pytest.raises(ValueError, match="user 1 .* 'speed'; the env's reward terms are: angle, control, velocity"):
+        Trainer(cfg)
 
 
 # ---- in the training step -------------------------------------------------------------------

@@ -32,6 +32,9 @@ class RewardSpec:
     discrete: bool
     num_envs: int
     unroll_length: int
+    #: The env's additive reward terms, `metrics["reward/<term>"]` (sorted; their sum is the
+    #: gold reward); () where the builder did not look (rewards that need them say so).
+    reward_terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

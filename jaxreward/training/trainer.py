@@ -52,6 +52,12 @@ class TrainState:
     iteration: jax.Array  # [] int32, training iterations done
 
 
+def _reward_terms(env) -> tuple[str, ...]:
+    """The names of the env's `metrics["reward/<term>"]`, from the shapes of a reset (traced, not compiled)."""
+    metrics = jax.eval_shape(env.reset, jax.random.PRNGKey(0)).metrics
+    return tuple(sorted(k.removeprefix("reward/") for k in metrics if k.startswith("reward/")))
+
+
 class Trainer:
     """Builds the env, agent and reward model of one `TrainConfig` (all static)."""
 
@@ -61,7 +67,8 @@ class Trainer:
         base = envs.make(cfg.env, episode_length=cfg.episode_length, **dict(cfg.env_options))
         self.env = envs.training_wrap(base, batch_axis=RUNS_AXIS)
         obs_size, action_size = self.env.observation_size, self.env.action_size
-        self.spec = RewardSpec(obs_size, action_size, self.env.discrete, cfg.num_envs, cfg.unroll_length)
+        self.spec = RewardSpec(obs_size, action_size, self.env.discrete, cfg.num_envs, cfg.unroll_length,
+                               reward_terms=_reward_terms(base))
         self.reward_model = make_composite(self.spec, cfg.reward)
         if self.reward_model.frames is not None:
             # Pixel rewards score the frame each step ended on, rendered before auto-reset.

@@ -16,9 +16,19 @@ Reward output normalisation is the composite's term transform, not a second copy
 Optional PEBBLE unsupervised pre-training: for the first `pretrain_iterations` updates
 no queries are asked and `reward` is the kNN state-entropy bonus (`entropy.py`).
 
+Mixture of users (`teacher_users`, `teacher_user_probs`): instead of one teacher scoring
+the gold reward, each query goes to one user drawn with the given probabilities, and user
+u scores segments by a weighting of the env's reward terms (`metrics["reward/<term>"]`,
+e.g. "forward=1,control=1; forward=-1,control=1": one user wants to go forward, the other
+backward). The segment window then also keeps those terms' per-step rewards, and the
+users' weights and probabilities are state leaves (vmappable). Term names are checked
+against the env's (`RewardSpec.reward_terms`) when the model is built. Without users
+the state holds no extra arrays and the compiled step is the single-teacher one.
+
 Logged always (as reward_model/preference/<name>): the Bradley–Terry loss and accuracy
 on the stored pairs, the accuracy on fresh held-out pairs against the gold reward's
-ranking, queries asked and pairs stored.
+ranking, queries asked and pairs stored; with users also `accuracy_heldout_user<u>`, the
+held-out accuracy against user u's ranking.
 
 Deviations from PEBBLE, for a fixed-shape compiled step: the ensemble trains a fixed
 number of gradient steps per session (PEBBLE trains epochs until 97% training accuracy);
@@ -27,6 +37,7 @@ each member draws its own minibatches (PEBBLE: its own permutation).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import jax
@@ -73,6 +84,11 @@ class PreferenceConfig:
     teacher_eps_mistake: float | None = None
     teacher_eps_skip: float | None = None
     teacher_eps_equal: float | None = None
+    #: Mixture of users, each a weighting of the env's reward terms, users separated by
+    #: ";": "forward=1,control=1; forward=-1,control=1". Empty: one teacher on the gold reward.
+    teacher_users: str = ""
+    #: Probability that a query goes to each user (one per user, summing to 1); (): uniform.
+    teacher_user_probs: tuple[float, ...] = ()
     # -- reward model
     use_action: bool = True
     hidden: tuple[int, ...] = (64, 64)
@@ -117,6 +133,26 @@ class PreferenceConfig:
             raise ValueError(f"{p}pair_capacity ({self.pair_capacity}) must hold one feedback session ({self.session_capacity} queries)")
         if bool(self.labels_file) != bool(self.segments_file):
             raise ValueError(f"{p}labels_file and {p}segments_file go together (the labels name segments of the segments file)")
+        self._validate_users()
+
+    def _validate_users(self) -> None:
+        p = "preference."
+        if not self.teacher_users:
+            if self.teacher_user_probs:
+                raise ValueError(f"{p}teacher_user_probs needs {p}teacher_users (the users the probabilities are over)")
+            return
+        if self.labels_file:
+            raise ValueError(f"{p}teacher_users is a synthetic teacher; it cannot be combined with {p}labels_file")
+        users = teachers.parse_users(self.teacher_users, f"{p}teacher_users")
+        probs = self.teacher_user_probs
+        if not probs:
+            return
+        if len(probs) != len(users):
+            raise ValueError(f"{p}teacher_user_probs has {len(probs)} probabilities for {len(users)} users in {p}teacher_users")
+        if not all(math.isfinite(q) and q >= 0 for q in probs):
+            raise ValueError(f"{p}teacher_user_probs must be non-negative, got {probs}")
+        if abs(sum(probs) - 1.0) > 1e-6:
+            raise ValueError(f"{p}teacher_user_probs must sum to 1, got {probs} (sum {sum(probs)})")
 
     @property
     def session_capacity(self) -> int:
@@ -129,6 +165,11 @@ class PreferenceConfig:
             if value is not None:
                 base[field] = value
         return teachers.TeacherParams.create(**base)
+
+    def user_probs(self) -> tuple[float, ...]:
+        """Each user's probability of being asked (uniform unless `teacher_user_probs`)."""
+        num_users = len(teachers.parse_users(self.teacher_users)) if self.teacher_users else 0
+        return tuple(self.teacher_user_probs) or (1.0 / num_users,) * num_users
 
 
 @struct.dataclass
@@ -148,6 +189,8 @@ class PreferenceState:
     updates: jax.Array  # [] int32 calls of `update`
     last_loss: jax.Array  # [] carried between sessions so every log row has a value
     last_accuracy: jax.Array  # []
+    users: teachers.Users | None = None  # mixture-of-users teacher (vmappable), None: gold teacher
+    term_step_mean: jax.Array | None = None  # [M] running mean reward per step of the users' terms
 
 
 class PreferenceReward(RewardModel):
@@ -170,6 +213,13 @@ class PreferenceReward(RewardModel):
                                          spec.action_size, spec.discrete, cfg.use_action)
         n_file = 0 if self.file_pairs is None else len(self.file_pairs[2])
         self.pair_capacity = max(cfg.pair_capacity or cfg.budget, n_file, cfg.session_capacity)
+        # Mixture of users: the env reward terms some user weighs (the window's M columns).
+        self.user_terms: tuple[str, ...] = ()
+        self.user_weights = None
+        if cfg.teacher_users:
+            users = teachers.parse_users(cfg.teacher_users, "preference.teacher_users")
+            self.user_terms = tuple(t for t in spec.reward_terms if any(t in u for u in users))
+            self.user_weights = teachers.user_weights(users, self.user_terms, spec.reward_terms, "preference.teacher_users")
 
     # ---- inputs -------------------------------------------------------------------
     def inputs(self, batch: TransitionBatch) -> jax.Array:
@@ -181,6 +231,14 @@ class PreferenceReward(RewardModel):
             action = jax.nn.one_hot(action, self.spec.action_size)
         return jnp.concatenate([batch.obs, action.astype(batch.obs.dtype)], axis=-1)
 
+    def term_rewards(self, batch: TransitionBatch) -> jax.Array:
+        """[T, B, M] per-step rewards of the users' terms, from the env's `reward/<term>` metrics."""
+        missing = [t for t in self.user_terms if f"reward/{t}" not in batch.metrics]
+        if missing:
+            raise ValueError(f"preference.teacher_users: the batch lacks metrics {', '.join('reward/' + t for t in missing)}; "
+                             f"it has {', '.join(sorted(batch.metrics)) or 'none'}")
+        return jnp.stack([batch.metrics[f"reward/{t}"] for t in self.user_terms], axis=-1).astype(jnp.float32)
+
     # ---- contract -----------------------------------------------------------------
     def init(self, rng: jax.Array) -> PreferenceState:
         cfg = self.cfg
@@ -189,14 +247,19 @@ class PreferenceReward(RewardModel):
         if self.file_pairs is not None:
             pairs = pairs.insert(*(jnp.asarray(a) for a in self.file_pairs))
         zero = jnp.zeros(())
+        users = term_step_mean = None
+        if self.user_weights is not None:
+            users = teachers.Users(self.user_weights, jnp.asarray(cfg.user_probs(), jnp.float32))
+            term_step_mean = jnp.zeros((len(self.user_terms),))
         return PreferenceState(
             params=params, opt_state=self.optimizer.init(params),
-            window=SegmentWindow.create(self.window_length, self.spec.num_envs, self.input_size),
+            window=SegmentWindow.create(self.window_length, self.spec.num_envs, self.input_size, len(self.user_terms)),
             pairs=pairs, teacher=cfg.teacher_params(), pessimism=jnp.asarray(cfg.pessimism, jnp.float32),
             budget=jnp.asarray(cfg.budget, jnp.int32),
             gold_step_mean=zero, gold_steps=zero, entropy_stats=Normalizer.create(1),
             queries_asked=jnp.zeros((), jnp.int32), sessions=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32),
             last_loss=jnp.asarray(jnp.log(2.0)), last_accuracy=jnp.asarray(0.5),
+            users=users, term_step_mean=term_step_mean,
         )
 
     def predict(self, state: PreferenceState, x: jax.Array) -> jax.Array:
@@ -213,10 +276,14 @@ class PreferenceReward(RewardModel):
     def update(self, state: PreferenceState, batch: TransitionBatch, rng: jax.Array):
         cfg = self.cfg
         k_session, k_eval = jax.random.split(rng)
-        window = state.window.push(self.inputs(batch), batch.gold_reward)
+        terms = self.term_rewards(batch) if self.user_terms else None
+        window = state.window.push(self.inputs(batch), batch.gold_reward, terms)
         n = batch.gold_reward.size
         gold_steps = state.gold_steps + n
         gold_mean = state.gold_step_mean + (jnp.mean(batch.gold_reward) - state.gold_step_mean) * n / gold_steps
+        if terms is not None:
+            term_mean = terms.reshape(-1, terms.shape[-1]).mean(0)
+            state = state.replace(term_step_mean=state.term_step_mean + (term_mean - state.term_step_mean) * n / gold_steps)
         entropy_stats = state.entropy_stats
         if cfg.pretrain_iterations > 0:
             entropy_stats = entropy_stats.update(self._entropy_bonus(window, batch.obs).reshape(-1, 1))
@@ -236,7 +303,7 @@ class PreferenceReward(RewardModel):
         metrics = {
             "loss": state.last_loss,
             "accuracy_train": state.last_accuracy,
-            "accuracy_heldout": self.heldout_accuracy(state, k_eval),
+            **self.heldout_accuracy(state, k_eval),
             "queries": state.queries_asked.astype(jnp.float32),
             "pairs": state.pairs.size.astype(jnp.float32),
         }
@@ -263,21 +330,40 @@ class PreferenceReward(RewardModel):
         k_cand, k_label = jax.random.split(rng)
         capacity = cfg.session_capacity
         num_candidates = capacity * (1 if cfg.selection == "uniform" else cfg.oversample)
-        seg, utility = state.window.sample(k_cand, 2 * num_candidates, cfg.segment_length)
+        seg, utility, terms = state.window.sample(k_cand, 2 * num_candidates, cfg.segment_length)
+        # What the teacher sees of each segment: the gold reward, or the users' term rewards.
+        seen = utility if terms is None else terms
         seg_a, seg_b = seg[:num_candidates], seg[num_candidates:]
-        util_a, util_b = utility[:num_candidates], utility[num_candidates:]
+        seen_a, seen_b = seen[:num_candidates], seen[num_candidates:]
         if cfg.selection != "uniform":
             returns_a = self.ensemble.segment_returns(state.params, seg_a)
             returns_b = self.ensemble.segment_returns(state.params, seg_b)
             pick = queries.select(cfg.selection, returns_a, returns_b, capacity)
-            seg_a, seg_b, util_a, util_b = seg_a[pick], seg_b[pick], util_a[pick], util_b[pick]
+            seg_a, seg_b, seen_a, seen_b = seg_a[pick], seg_b[pick], seen_a[pick], seen_b[pick]
         num = queries.session_size(state.sessions, state.queries_asked, budget=state.budget,
                                    initial_fraction=cfg.initial_fraction, queries_per_session=cfg.queries_per_session,
                                    schedule=cfg.schedule, decay_rate=cfg.decay_rate, capacity=capacity)
-        y, keep = teachers.label(state.teacher, k_label, util_a, util_b, state.gold_step_mean * cfg.segment_length)
+        y, keep = self.teacher_labels(state, k_label, seen_a, seen_b)
         asked = jnp.arange(capacity) < num
         return state.replace(pairs=state.pairs.insert(seg_a, seg_b, y, keep & asked),
                              queries_asked=state.queries_asked + num)
+
+    def teacher_labels(self, state: PreferenceState, rng: jax.Array, seen_a: jax.Array, seen_b: jax.Array):
+        """The synthetic teacher's answers to N queries: (y [N], keep [N]).
+
+        seen_a, seen_b: [N, H] gold reward per step, or with users [N, H, M] the users'
+        term rewards; then each query is answered by one user drawn from `state.users`,
+        every user with the teacher parameters of `state.teacher`.
+        """
+        H = self.cfg.segment_length
+        if state.users is None:
+            return teachers.label(state.teacher, rng, seen_a, seen_b, state.gold_step_mean * H)
+        users = state.users
+        num_users = users.probs.shape[0]
+        per_user = jax.tree.map(lambda x: jnp.broadcast_to(x, (num_users,) + x.shape), state.teacher)
+        y, keep, _ = teachers.mixture_label(per_user, users.probs, rng, teachers.user_utilities(users.weights, seen_a),
+                                            teachers.user_utilities(users.weights, seen_b), users.weights @ state.term_step_mean * H)
+        return y, keep
 
     def fit(self, params: dict, opt_state, pairs: PairBuffer, rng: jax.Array):
         """`grad_steps` Adam steps of every member on its own minibatches of stored pairs.
@@ -309,17 +395,29 @@ class PreferenceReward(RewardModel):
         keep_old = lambda new, old: jax.tree.map(lambda a, b: jnp.where(has_pairs, a, b), new, old)
         return keep_old(new_params, params), keep_old(new_opt, opt_state), losses[-1], accs[-1]
 
-    def heldout_accuracy(self, state: PreferenceState, rng: jax.Array) -> jax.Array:
-        """[] Fraction of fresh window pairs the aggregated model orders as the gold reward
-        does (pairs with equal gold returns excluded); 0.5 until a segment fits the window."""
-        seg, gold = state.window.sample(rng, 2 * self.cfg.heldout_pairs, self.cfg.segment_length)
+    def heldout_accuracy(self, state: PreferenceState, rng: jax.Array) -> dict[str, jax.Array]:
+        """Fraction of fresh window pairs the aggregated model orders as a reference does
+        (pairs the reference rates equal excluded); 0.5 until a segment fits the window.
+
+        {"accuracy_heldout": against the gold reward} and, with users, for each user u
+        "accuracy_heldout_user<u>": against that user's utility. Values are [].
+        """
+        seg, gold, terms = state.window.sample(rng, 2 * self.cfg.heldout_pairs, self.cfg.segment_length)
         pred = self.predict(state, seg).sum(-1)
         n = self.cfg.heldout_pairs
-        gold_diff = gold[:n].sum(-1) - gold[n:].sum(-1)
-        pred_diff = pred[:n] - pred[n:]
-        counted = gold_diff != 0
-        right = jnp.sum(((pred_diff > 0) == (gold_diff > 0)) & counted) / jnp.maximum(jnp.sum(counted), 1)
-        return jnp.where(state.window.ready(self.cfg.segment_length), right, 0.5)
+
+        def accuracy(utility):  # utility [2n, H]
+            ref_diff = utility[:n].sum(-1) - utility[n:].sum(-1)
+            pred_diff = pred[:n] - pred[n:]
+            counted = ref_diff != 0
+            right = jnp.sum(((pred_diff > 0) == (ref_diff > 0)) & counted) / jnp.maximum(jnp.sum(counted), 1)
+            return jnp.where(state.window.ready(self.cfg.segment_length), right, 0.5)
+
+        out = {"accuracy_heldout": accuracy(gold)}
+        if state.users is not None:
+            for u, utility in enumerate(teachers.user_utilities(state.users.weights, terms)):
+                out[f"accuracy_heldout_user{u}"] = accuracy(utility)
+        return out
 
     def _entropy_bonus(self, window: SegmentWindow, obs: jax.Array) -> jax.Array:
         """obs [T, B, D] -> [T, B] distance to the k-th nearest state in the window."""

@@ -8,6 +8,8 @@ it is the recent past of each env, a small on-device stand-in for sampling the r
 buffer (the reward contract does not see the learner's buffer). Segments may span an
 auto-reset, as in the `imitation` library's fragmenter when episodes are short; a return
 over such a segment is still the sum of its steps, which is all Bradley–Terry uses.
+With a mixture-of-users teacher the window also keeps the per-step rewards of the env's
+reward terms the users weigh (`terms`), from which each user's utility is computed.
 
 Labelled pairs live in a bounded ring buffer inside the reward state: inserting beyond
 its capacity overwrites the oldest pairs, so memory never grows with the label budget.
@@ -27,31 +29,40 @@ class SegmentWindow:
     inputs: jax.Array  # [L, B, D] per-step reward-model inputs
     utility: jax.Array  # [L, B] what a synthetic teacher scores (the gold reward)
     filled: jax.Array  # [] int32 steps written so far, saturating at L
+    #: [L, B, M] per-step rewards of M env reward terms (mixture-of-users teacher), or
+    #: None: not kept (no leaves, so the window of other teachers is unchanged).
+    terms: jax.Array | None = None
 
     @classmethod
-    def create(cls, length: int, num_envs: int, input_size: int) -> "SegmentWindow":
-        return cls(jnp.zeros((length, num_envs, input_size)), jnp.zeros((length, num_envs)), jnp.zeros((), jnp.int32))
+    def create(cls, length: int, num_envs: int, input_size: int, num_terms: int = 0) -> "SegmentWindow":
+        terms = jnp.zeros((length, num_envs, num_terms)) if num_terms else None
+        return cls(jnp.zeros((length, num_envs, input_size)), jnp.zeros((length, num_envs)), jnp.zeros((), jnp.int32), terms)
 
     @property
     def length(self) -> int:
         return self.inputs.shape[0]
 
-    def push(self, inputs: jax.Array, utility: jax.Array) -> "SegmentWindow":
-        """Appends a rollout: inputs [T, B, D], utility [T, B]; keeps the newest L steps."""
+    def push(self, inputs: jax.Array, utility: jax.Array, terms: jax.Array | None = None) -> "SegmentWindow":
+        """Appends a rollout: inputs [T, B, D], utility [T, B], terms [T, B, M] (given
+        exactly when the window keeps terms); keeps the newest L steps."""
+        if (terms is None) != (self.terms is None):
+            raise ValueError("push terms [T, B, M] exactly when the window was created with num_terms > 0")
         L = self.length
-        all_inputs = jnp.concatenate([self.inputs, inputs.astype(self.inputs.dtype)], axis=0)[-L:]
-        all_utility = jnp.concatenate([self.utility, utility.astype(self.utility.dtype)], axis=0)[-L:]
-        return SegmentWindow(all_inputs, all_utility, jnp.minimum(self.filled + inputs.shape[0], L))
+        newest = lambda kept, new: jnp.concatenate([kept, new.astype(kept.dtype)], axis=0)[-L:]
+        return SegmentWindow(newest(self.inputs, inputs), newest(self.utility, utility),
+                             jnp.minimum(self.filled + inputs.shape[0], L),
+                             None if terms is None else newest(self.terms, terms))
 
     def ready(self, segment_length: int) -> jax.Array:
         """[] bool: enough steps written for one segment."""
         return self.filled >= segment_length
 
-    def sample(self, rng: jax.Array, num: int, segment_length: int) -> tuple[jax.Array, jax.Array]:
+    def sample(self, rng: jax.Array, num: int, segment_length: int) -> tuple[jax.Array, jax.Array, jax.Array | None]:
         """`num` segments drawn uniformly over envs and start times within the filled steps.
 
-        Returns (inputs [num, H, D], utility [num, H]). Before `ready`, segments reach into
-        unwritten (zero) steps; callers mask those out.
+        Returns (inputs [num, H, D], utility [num, H], terms [num, H, M] or None when the
+        window keeps no terms). Before `ready`, segments reach into unwritten (zero) steps;
+        callers mask those out.
         """
         L, B = self.utility.shape
         H = segment_length
@@ -60,7 +71,8 @@ class SegmentWindow:
         first = jnp.clip(L - self.filled, 0, L - H)
         start = jax.random.randint(k_start, (num,), first, L - H + 1)
         t = start[:, None] + jnp.arange(H)
-        return self.inputs[t, env[:, None]], self.utility[t, env[:, None]]
+        terms = None if self.terms is None else self.terms[t, env[:, None]]
+        return self.inputs[t, env[:, None]], self.utility[t, env[:, None]], terms
 
 
 @struct.dataclass

@@ -24,9 +24,19 @@ a magnitude. The skip threshold keeps B-Pref's sign convention (it only acts whe
 ε_skip · R̄ > 0), since "both segments are poor" has no sign-free reading.
 
 Labels are y = P(σ_a ≻ σ_b) targets: 1 (a preferred), 0 (b preferred) or 0.5 (tie).
+
+Mixture of users (`Users`, `mixture_label`): U users who want different things, each a
+weighting w_u of the env's logged reward terms (`metrics["reward/<term>"]`, whose sum is
+the gold reward), so user u's per-step utility is Σ_m w_um · r_m(s_t, a_t). Each query is
+answered by one user drawn with probabilities p, through the same `label` (every user
+shares the teacher's β, γ, ε; R̄ is the user's own average segment utility). Weights and
+probabilities are array leaves, so a sweep over populations is one `vmap` too. This is
+our construction for personalised preferences, not a published teacher.
 """
 
 from __future__ import annotations
+
+import math
 
 import jax
 import jax.numpy as jnp
@@ -136,3 +146,63 @@ def mixture_label(params: TeacherParams, user_probs: jax.Array, rng: jax.Array, 
     ys, keeps = jax.vmap(label)(params, keys, utility_a, utility_b, mean_segment_return)  # [U, N]
     pick = lambda a: jnp.take_along_axis(a, user[None], axis=0)[0]
     return pick(ys), pick(keeps), user
+
+
+@struct.dataclass
+class Users:
+    """A population of users for `mixture_label`: what each wants and how often each is asked."""
+
+    weights: jax.Array  # [U, M] user u's weight on reward term m
+    probs: jax.Array  # [U] probability that a query goes to user u
+
+
+def parse_users(text: str, field: str = "teacher_users") -> list[dict[str, float]]:
+    """"forward=1,control=1; forward=-1,control=1" -> one {term: weight} dict per user.
+
+    Users are separated by ";", a user's terms by ","; a term left out weighs 0. Errors
+    name `field` and the offending user.
+    """
+    users = []
+    for i, part in enumerate(text.split(";")):
+        weights: dict[str, float] = {}
+        for item in filter(None, (x.strip() for x in part.split(","))):
+            term, eq, value = (x.strip() for x in item.partition("="))
+            try:
+                weight = float(value) if eq and term else math.nan
+            except ValueError:
+                weight = math.nan
+            if not math.isfinite(weight):
+                raise ValueError(f"{field}: user {i} has {item!r}; write term=weight with a finite number, "
+                                 f"e.g. 'forward=1,control=1; forward=-1,control=1'")
+            if term in weights:
+                raise ValueError(f"{field}: user {i} weights the term {term!r} twice")
+            weights[term] = weight
+        if not weights:
+            raise ValueError(f"{field}: user {i} weights no reward term (users are separated by ';')")
+        users.append(weights)
+    return users
+
+
+def user_weights(users: list[dict[str, float]], terms: tuple[str, ...], valid_terms: tuple[str, ...],
+                 field: str = "teacher_users") -> jax.Array:
+    """[U, M] weight matrix of `parse_users` output over `terms` (the M columns).
+
+    valid_terms: the env's reward terms; a user naming another term is an error that
+    lists them.
+    """
+    for i, user in enumerate(users):
+        unknown = [t for t in user if t not in valid_terms]
+        if unknown:
+            valid = ", ".join(valid_terms) if valid_terms else "none (it logs no metrics['reward/<term>'])"
+            raise ValueError(f"{field}: user {i} names unknown reward term(s) {', '.join(map(repr, unknown))}; "
+                             f"the env's reward terms are: {valid}")
+    return jnp.asarray([[user.get(t, 0.0) for t in terms] for user in users], jnp.float32)
+
+
+def user_utilities(weights: jax.Array, term_rewards: jax.Array) -> jax.Array:
+    """Each user's per-step utility of segments.
+
+    weights: [U, M]; term_rewards: [..., M] per-step rewards of the M terms (e.g. segments
+    [N, H, M]). Returns [U, ...]: Σ_m weights[u, m] · term_rewards[..., m].
+    """
+    return jnp.einsum("um,...m->u...", weights, term_rewards)
