@@ -15,8 +15,8 @@ learner. Models never see learner internals, and learners never see reward model
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -33,8 +33,13 @@ class RewardSpec:
     num_envs: int
     unroll_length: int
     #: The env's additive reward terms, `metrics["reward/<term>"]` (sorted; their sum is the
-    #: gold reward); () where the builder did not look (rewards that need them say so).
-    reward_terms: tuple[str, ...] = ()
+    #: gold reward): a tuple, or a function returning it — the trainer's traces an env reset,
+    #: seconds on MJX envs, so only models that ask pay. Read it with `env_reward_terms()`;
+    #: () where the builder did not look (rewards that need the terms say so).
+    reward_terms: tuple[str, ...] | Callable[[], tuple[str, ...]] = field(default=(), compare=False)
+
+    def env_reward_terms(self) -> tuple[str, ...]:
+        return tuple(self.reward_terms() if callable(self.reward_terms) else self.reward_terms)
 
 
 @dataclass(frozen=True)

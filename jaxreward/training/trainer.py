@@ -19,6 +19,8 @@ runs seeds and variants in one program.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -68,7 +70,7 @@ class Trainer:
         self.env = envs.training_wrap(base, batch_axis=RUNS_AXIS)
         obs_size, action_size = self.env.observation_size, self.env.action_size
         self.spec = RewardSpec(obs_size, action_size, self.env.discrete, cfg.num_envs, cfg.unroll_length,
-                               reward_terms=_reward_terms(base))
+                               reward_terms=functools.cache(functools.partial(_reward_terms, base)))
         self.reward_model = make_composite(self.spec, cfg.reward)
         if self.reward_model.frames is not None:
             # Pixel rewards score the frame each step ended on, rendered before auto-reset.

@@ -22,7 +22,7 @@ u scores segments by a weighting of the env's reward terms (`metrics["reward/<te
 e.g. "forward=1,control=1; forward=-1,control=1": one user wants to go forward, the other
 backward). The segment window then also keeps those terms' per-step rewards, and the
 users' weights and probabilities are state leaves (vmappable). Term names are checked
-against the env's (`RewardSpec.reward_terms`) when the model is built. Without users
+against the env's (`RewardSpec.env_reward_terms`) when the model is built. Without users
 the state holds no extra arrays and the compiled step is the single-teacher one.
 
 Logged always (as reward_model/preference/<name>): the Bradley–Terry loss and accuracy
@@ -218,8 +218,9 @@ class PreferenceReward(RewardModel):
         self.user_weights = None
         if cfg.teacher_users:
             users = teachers.parse_users(cfg.teacher_users, "preference.teacher_users")
-            self.user_terms = tuple(t for t in spec.reward_terms if any(t in u for u in users))
-            self.user_weights = teachers.user_weights(users, self.user_terms, spec.reward_terms, "preference.teacher_users")
+            env_terms = spec.env_reward_terms()
+            self.user_terms = tuple(t for t in env_terms if any(t in u for u in users))
+            self.user_weights = teachers.user_weights(users, self.user_terms, env_terms, "preference.teacher_users")
 
     # ---- inputs -------------------------------------------------------------------
     def inputs(self, batch: TransitionBatch) -> jax.Array:
