@@ -283,3 +283,54 @@ def test_demo_reward_config_errors_name_the_problem(reach_demos, tmp_path):
         models.build_demo_reward(RewardSpec(25, 4, False, 2, 4), "perceptual", models.DemoRewardConfig(demos=path))
     with pytest.raises(ValueError, match="demo.encoder must be"):
         models.DemoRewardConfig(demos=path, encoder="resnet").validate()
+
+
+def test_success_reward_is_the_envs_success_metric_and_weights_select_it():
+    from jaxreward.rewards import registry
+
+    # A batch as the rollout hands it over: metrics["success"] is the env's success
+    # predicate of each transition's next state (float 0/1, `envs/manipulation/task.py`).
+    k1, k2 = jax.random.split(jax.random.PRNGKey(0))
+    success = jax.random.bernoulli(k1, 0.3, (4, 8)).astype(jnp.float32)
+    gold = jax.random.normal(k2, (4, 8))
+    zeros = jnp.zeros((4, 8))
+    batch = TransitionBatch(zeros[..., None], zeros, zeros[..., None], gold, zeros, zeros,
+                            {"success": success, "reward/distance": gold})
+    spec = RewardSpec(1, 1, False, 8, 4)
+    composite = registry.make_composite(spec, registry.RewardConfig(terms="gold,success"))
+    state = composite.init(jax.random.PRNGKey(0))
+    score = jax.jit(composite.reward)
+    r, info = score(state.replace(weights=jnp.asarray([0.0, 1.0])), batch)
+    np.testing.assert_array_equal(r, success)
+    np.testing.assert_array_equal(info["term/success"], success)
+    # One-hot weights pick one term (how experiments.perceptual_rewards part 2 selects rewards).
+    r, _ = score(state.replace(weights=jnp.asarray([1.0, 0.0])), batch)
+    np.testing.assert_array_equal(r, gold)
+    with pytest.raises(ValueError, match="success metric"):
+        registry.make("success", spec).reward({}, batch.replace(metrics={"reward/distance": gold}))
+
+
+def test_rl_part_tables_plot_and_fixed_log_chunk(tmp_path):
+    from experiments import perceptual_rewards as pr
+
+    # Made-up curves: 2 rewards x 2 seeds x 10 log points; the final value is the last 10%.
+    rows = [dict(env="reach", reward=reward, seed=seed, env_steps=1024 * (k + 1), success=(k + 1) / 10 * level,
+                 gold_return=-10.0 + k + seed, proxy_return=0.0)
+            for reward, level in (("gold", 1.0), ("success", 0.5)) for seed in (0, 1) for k in range(10)]
+    timing = {"reach": {"compile_s": 1.0, "train_s": 2.0, "env_steps_per_s": 3.0}}
+    summary = {s["reward"]: s for s in pr.summarize_rl(rows, timing)}
+    assert summary["gold"]["final_success"] == pytest.approx(1.0)
+    assert summary["success"]["final_success"] == pytest.approx(0.5)
+    assert summary["gold"]["final_gold_return"] == pytest.approx(-0.5)  # seeds end at -1 and 0
+    assert summary["gold"]["final_gold_return_std"] == pytest.approx(0.5)
+    assert summary["gold"]["seeds"] == 2 and summary["gold"]["env_steps_per_s"] == 3.0
+    pr._write_csv(str(tmp_path / "rl_summary.csv"), list(summary.values()))
+    pr.plot_rl(rows, str(tmp_path / "perceptual_rl.png"))
+    assert (tmp_path / "perceptual_rl.png").stat().st_size > 0
+    assert (tmp_path / "rl_summary.csv").read_text().splitlines()[0].startswith("env,reward,seeds,final_success")
+    # Runs of any length log every RL_ITERATIONS_PER_LOG iterations (one compiled chunk).
+    rl = pr.SCALES["smoke"]["rl"]
+    for steps in (2048, rl["total_steps"]):
+        cfg = pr.rl_config("reach", rl, "demos.npz", "tcn.msgpack", 12, steps)
+        assert cfg.iterations_per_log == pr.RL_ITERATIONS_PER_LOG and cfg.num_iterations * cfg.steps_per_iteration == steps
+        assert cfg.reward.terms.split(",") == list(pr.RL_REWARDS)

@@ -11,7 +11,7 @@ from jaxreward.rewards.coverage import Coverage, CoverageConfig
 from jaxreward.rewards.e3b import E3B, E3BConfig
 from jaxreward.rewards.episodic_count import CountConfig, EpisodicCount
 from jaxreward.rewards.global_episodic import GlobalEpisodic, GlobalEpisodicConfig
-from jaxreward.rewards.gold import Gold
+from jaxreward.rewards.gold import Gold, Success
 from jaxreward.rewards.preference import PreferenceConfig, PreferenceReward
 from jaxreward.rewards.icm import ICM, ICMConfig
 from jaxreward.rewards.knn_episodic import KNNConfig, KNNEpisodic
@@ -53,6 +53,7 @@ class RewardConfig:
 
 _BUILDERS = {
     "gold": lambda spec, cfg: Gold(spec),
+    "success": lambda spec, cfg: Success(spec),
     "regression": lambda spec, cfg: Regression(spec, cfg.regression),
     "preference": lambda spec, cfg: PreferenceReward(spec, cfg.preference),
     "rnd": lambda spec, cfg: RND(spec, cfg.rnd),
@@ -65,12 +66,14 @@ _BUILDERS = {
     "coverage": lambda spec, cfg: Coverage(spec, cfg.coverage),
     "perceptual": lambda spec, cfg: build_demo_reward(spec, "perceptual", cfg.demo),
     "goal_distance": lambda spec, cfg: build_demo_reward(spec, "goal_distance", cfg.demo),
+    "goal_potential": lambda spec, cfg: build_demo_reward(spec, "goal_potential", cfg.demo),
     "progress_distance": lambda spec, cfg: build_demo_reward(spec, "progress_distance", cfg.demo),
     "vlm": lambda spec, cfg: VLMReward(spec, cfg.vlm),
 }
 
 _DESCRIPTIONS = {
     "gold": "the environment's own task reward",
+    "success": "sparse: 1 on a transition into a solved state (the env's success metric), else 0",
     "regression": "MLP r(s, a) fitted to gold reward samples inside the training step",
     "preference": "Bradley-Terry ensemble fitted to segment comparisons from a synthetic teacher or a labels file",
     "rnd": "intrinsic: random network distillation error on s', normalised (Burda et al. 2019)",
@@ -83,6 +86,7 @@ _DESCRIPTIONS = {
     "coverage": "diagnostic, reward 0: logs the number of distinct metrics['cell'] visited",
     "perceptual": "frames: step classifiers fitted to demo.demos (Sermanet et al. 2017), TCN or CLIP features",
     "goal_distance": "frames: -distance of the frame embedding to the demos' success frames (VIP-style; its potential form: goal_distance:1:transform=delta)",
+    "goal_potential": "frames: goal_distance's potential-based difference form (goal_distance:1:transform=delta, under its own name so both can be terms)",
     "progress_distance": "frames: -distance to the demos' mean embedding at the same episode step",
     "vlm": "CLIP similarity of the rendered frame to prompts, goal-baseline regularised (Rocamonde et al. 2024); needs reward.vlm.checkpoint",
 }
