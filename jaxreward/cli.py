@@ -31,7 +31,7 @@ SUBCONFIG_DOCS = {
     "global_episodic": "the `global_x_episodic` / `global_plus_episodic` reward models",
     "coverage": "the `coverage` diagnostic term",
     "vlm": "the `vlm` reward: CLIP checkpoint folder, prompts (separated by |), alpha",
-    "demo": "the demonstration rewards: perceptual, goal_distance, progress_distance",
+    "demo": "the demonstration rewards: perceptual, goal_distance, goal_potential, progress_distance",
 }
 
 FIELD_HELP = {
