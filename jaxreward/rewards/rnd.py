@@ -15,8 +15,10 @@ paper:
   they divide this batch's bonus.
 - The predictor is trained on a random `update_proportion` of each batch, so that the
   bonus does not decay faster with more parallel envs. The reference masks the loss of
-  the other samples; here each epoch draws that fraction and trains only on it — the same
-  expected gradient, without computing what the mask would discard.
+  the other samples; here each epoch draws that many samples uniformly (with replacement)
+  and trains only on them — the same expected gradient, without computing what the mask
+  would discard, and without a sort per epoch (measured: 4 permutations of an 8192-sample
+  batch took a third of the bonus's cost on a 2-core CPU).
 - It is an intrinsic term: the composite hands it to PPO as a separate stream (two value
   heads, `agents/ppo.py`).
 
@@ -166,13 +168,13 @@ class RND(RewardModel):
             updates, opt_state = self.optimizer.update(grads, opt_state, predictor)
             return (optax.apply_updates(predictor, updates), opt_state), loss
 
-        def epoch(carry, key):
-            subset = jax.random.permutation(key, n)[: mb * cfg.num_minibatches]
-            return jax.lax.scan(minibatch_step, carry, subset.reshape(cfg.num_minibatches, mb))
+        def epoch(carry, subset):
+            return jax.lax.scan(minibatch_step, carry, subset)
 
-        (predictor, opt_state), losses = jax.lax.scan(
-            epoch, (state.predictor, state.opt_state), jax.random.split(rng, cfg.update_epochs)
-        )
+        # Uniform draws with replacement: a permutation of the whole batch (a sort, ~9 ms
+        # for 8192 samples on a CPU, per epoch) cost more than the predictor's training.
+        subsets = jax.random.randint(rng, (cfg.update_epochs, cfg.num_minibatches, mb), 0, n)
+        (predictor, opt_state), losses = jax.lax.scan(epoch, (state.predictor, state.opt_state), subsets)
         metrics = {
             "loss": losses[-1].mean(),
             "error": jnp.mean(error),

@@ -98,6 +98,7 @@ class Trainer:
             f"term_return/{n}" for n in self.term_names
         ]
         self._chunk_cache = {}
+        self._init_fn = None
 
     # ---- one seed ---------------------------------------------------------------------
     def init(self, rng: jax.Array) -> TrainState:
@@ -289,7 +290,9 @@ class Trainer:
 
     def init_seeds(self, keys: jax.Array) -> TrainState:
         """keys: [S, 2]. Returns a TrainState with a leading seed axis (sharded, see `shardings`)."""
-        state = jax.jit(jax.vmap(self.init))(keys)
+        if self._init_fn is None:  # one compile per trainer, however often a run (or test) re-inits
+            self._init_fn = jax.jit(jax.vmap(self.init))
+        state = self._init_fn(keys)
         return jax.device_put(state, self.shardings(state))
 
     def shardings(self, state: TrainState):
