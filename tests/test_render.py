@@ -4,8 +4,9 @@ locality of changes, and a frame for every pure-JAX environment.
 Parity uses `mujoco.Renderer` through EGL (Mesa; `.ci/run` installs it). Per commit it runs
 on a representative subset of the MJX environments, at several random poses: a fixed top
 camera and MuJoCo's free camera (reacher), a fixed camera with sites, boxes and cylinders
-(push), a centre-of-mass tracking camera (hopper). `benchmarks/render_parity.py` runs the
-same comparison over every MJX environment (results in benchmarks/results/render_parity.md).
+(push), a centre-of-mass tracking camera (hopper). With JAXREWARD_TEST_ALL_RENDER=1 it runs on
+every MJX environment; `benchmarks/render_parity.py` runs the same comparison over every MJX
+environment, the `dmc/*` adapters included (results in benchmarks/results/render_parity.md).
 """
 
 import functools
@@ -24,7 +25,13 @@ from envs.rendering import drawings, raycast
 from envs.rendering.camera import look_at
 from envs.rendering.scene import geom_index_image, render
 
-PARITY_ENVS = ["reacher", "push", "hopper"]
+#: JAXREWARD_TEST_ALL_RENDER=1 runs the parity test on every MJX environment (about 20 s of
+#: compiling each on two cores, so per commit it runs on the subset).
+if os.environ.get("JAXREWARD_TEST_ALL_RENDER", "") not in ("", "0"):
+    PARITY_ENVS = [n for n in envs.names() if not n.startswith(("dmc/", "gymnax/"))
+                   and hasattr(envs.make(n, time_limit=False).unwrapped, "mj_model")]
+else:
+    PARITY_ENVS = ["reacher", "push", "hopper"]
 SIZE = 48
 POSES = 3
 
