@@ -42,10 +42,20 @@ def _world(mdp, r1, r2, phi, noise):
         dard_same=distances.dard(r1, r1, mdp), dard_shaped=distances.dard(r1, shaped, mdp),
         starc_shaped=distances.starc(r1, shaped, mdp), starc_redistributed=distances.starc(r1, redistributed, mdp),
         starc_r1_r2=distances.starc(r1, r2, mdp), starc_negated=distances.starc(r1, -r1, mdp),
+        dard_recipe_redistributed=_normalised_l2(distances.dard_canonical(r1, mdp),
+                                                 distances.dard_canonical(redistributed, mdp), dyn),
         q=q, v_greedy=tabular.policy_evaluation(mdp, r1, tabular.greedy_policy(q)),
         occupancy=tabular.occupancy(mdp, soft), expected_reward=tabular.expected_reward(mdp, r1),
         return_soft=tabular.policy_return(mdp, r1, soft), regret_soft=tabular.regret(mdp, r1, soft),
     )
+
+
+def _normalised_l2(c1, c2, w):
+    """The STARC recipe (normalise by the w-weighted L2 norm, then L2 distance) applied to
+    any canonical rewards: with DARD's it is the exact form of `sampled`'s "starc"."""
+    def unit(c):
+        return c / jnp.sqrt((w * c * c).sum())
+    return jnp.sqrt((w * (unit(c1) - unit(c2)) ** 2).sum())
 
 
 # ---- brute force, loop by loop, in NumPy ---------------------------------------------------
@@ -117,6 +127,10 @@ def test_starc_is_zero_exactly_on_policy_equivalent_rewards(world):
     assert w["starc_redistributed"] < 1e-4
     assert w["starc_r1_r2"] > 0.2
     assert float(w["starc_negated"]) == pytest.approx(2.0, abs=1e-4)
+    # The paper's canonicalisations must also remove S'-redistribution; DARD's does not (it
+    # keeps R(s, a, s')), so the same recipe on DARD's canonical rewards — what the sampled
+    # "starc" computes — separates two rewards that order every policy alike.
+    assert w["dard_recipe_redistributed"] > 0.05
 
 
 def test_worst_case_regret_lies_between_the_starc_bounds_on_random_mdps():

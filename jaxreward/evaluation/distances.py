@@ -24,8 +24,9 @@ representatives:
   return changes by the same constant, so d = 0 exactly when the rewards order all policies
   alike (up to scale). The paper proves STARC metrics sound and complete: the worst-case
   regret of following one reward's policy order, measured under the other, lies between
-  two constant multiples of d; `starc_regret_bounds` gives both with explicit constants for
-  this canonicalisation and norm, and `worst_case_regret` the regret itself, exactly.
+  two constant multiples of d·(max_π J₁ − min_π J₁) (regret relative to the range of R₁'s
+  returns); `starc_regret_bounds` gives both with explicit constants for this
+  canonicalisation and norm, and `worst_case_regret` the regret itself, exactly.
 
 Rewards are arrays R [S, A, S]; everything is a pure jittable function, vmappable over
 MDPs and rewards.

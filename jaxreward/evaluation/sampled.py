@@ -20,7 +20,12 @@ DARD's term R(S', A, S'') is treated the same way. This is a deviation to state 
 
 The sampled STARC metric uses DARD's canonicalisation, the L2 norm over the base
 transitions, and the L2 distance between normalised canonical rewards (Skalse et al.,
-"STARC", ICLR 2024: canonicalise, normalise, metric); range [0, 2].
+"STARC", ICLR 2024: canonicalise, normalise, metric); range [0, 2]. It follows the STARC
+recipe but is not a STARC metric in the paper's sense: a canonicalisation there must also
+remove S'-redistribution, and DARD's keeps R(s, a, s') itself, so under stochastic dynamics
+two rewards that order all policies alike can be at a positive distance, and the paper's
+regret bounds are not claimed for it. The exact `distances.starc` (value-adjusted levelling)
+is one.
 """
 
 from __future__ import annotations
