@@ -25,12 +25,13 @@ HEIGHT_INDEX = {"hopper": 1, "walker2d": 1, "ant": 2, "humanoid": 2}
 
 
 class Compiled:
-    """One env (no time limit) with its jitted reset and step."""
+    """One env (no time limit) with its jitted reset and step: the session's shared env
+    (conftest.jitted_env), whose traces test_envs.py has usually made already."""
 
-    def __init__(self, name: str, **options):
-        self.env = envs.make(name, time_limit=False, **options)
-        self.reset = jax.jit(self.env.reset)
-        self.step = jax.jit(self.env.step)
+    def __init__(self, env):
+        self.env = env
+        self.reset = env.reset
+        self.step = env.step
 
     def edited(self, state, qpos=None, qvel=None):
         """`state` with some qpos/qvel entries replaced ({index: value})."""
@@ -47,12 +48,12 @@ class Compiled:
 
 
 @pytest.fixture(scope="module")
-def compiled():
+def compiled(jitted_env):
     cache: dict[str, Compiled] = {}
 
     def get(name: str) -> Compiled:
         if name not in cache:
-            cache[name] = Compiled(name)
+            cache[name] = Compiled(jitted_env(name))
         return cache[name]
 
     return get
@@ -138,8 +139,8 @@ def test_leaving_the_healthy_pitch_range_terminates(compiled, name):
     assert float(tilted.done) == 1.0 and float(tilted.metrics["reward/healthy"]) == 0.0
 
 
-def test_without_termination_an_unhealthy_hopper_goes_on():
-    c = Compiled("hopper", terminate_when_unhealthy=False)
+def test_without_termination_an_unhealthy_hopper_goes_on(jitted_env):
+    c = Compiled(jitted_env("hopper", terminate_when_unhealthy=False))
     state = c.edited(c.reset(jax.random.PRNGKey(1)), qpos={2: 1.0})  # pitched over: it keeps falling
     for _ in range(3):
         state = c.step(state, c.zero_action())

@@ -19,7 +19,6 @@ import mujoco
 import numpy as np
 import pytest
 
-import envs
 from envs.manipulation.reach import fingertip, inverse_kinematics
 
 TASKS = ["reach", "push", "pick_place", "drawer_open"]
@@ -38,9 +37,9 @@ NOISY_SUCCESS_MIN = 0.8
 class Episodes:
     """One task's sparse env, its compiled batched episode, and the runs the tests share."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, env):
         self.name = name
-        self.env = envs.make(name, sparse=True, time_limit=False)
+        self.env = env  # the session's shared sparse env (conftest.jitted_env)
         self.length = self.env.default_episode_length
         self.reset = jax.jit(jax.vmap(self.env.reset))
         self.episode = jax.jit(self._episode)
@@ -77,12 +76,12 @@ class Episodes:
 
 
 @pytest.fixture(scope="module")
-def episodes():
+def episodes(jitted_env):
     cache: dict[str, Episodes] = {}
 
     def get(name: str) -> Episodes:
         if name not in cache:
-            cache[name] = Episodes(name)
+            cache[name] = Episodes(name, jitted_env(name, sparse=True))
         return cache[name]
 
     return get
@@ -146,13 +145,13 @@ def test_sparse_reward_is_the_success_indicator(episodes, name):
 
 
 @ALL
-def test_sparse_and_dense_variants_log_the_same_terms(episodes, name):
+def test_sparse_and_dense_variants_log_the_same_terms(episodes, jitted_env, name):
     e = episodes(name)
     key = jax.random.PRNGKey(0)
     sparse_keys = set(jax.eval_shape(e.env.reset, key).metrics)
     assert sparse_keys == set(e.start.metrics)
     # (Equal keys at reset and step: tests/test_envs.py, for the registered dense variants.)
-    dense_keys = set(jax.eval_shape(envs.make(name, time_limit=False).reset, key).metrics)
+    dense_keys = set(jax.eval_shape(jitted_env(name).reset, key).metrics)
     terms = {k.removeprefix("shaping/") for k in sparse_keys if k.startswith("shaping/")}
     assert dense_keys == {f"reward/{t}" for t in terms} | {"success"}
     assert sparse_keys == {f"shaping/{t}" for t in terms} | {"reward/success", "success"}

@@ -55,7 +55,10 @@ class RecordTermination(Wrapper):
         return state.replace(metrics={**state.metrics, TERMINATED: jnp.zeros(())})
 
     def step(self, state, action):
-        state = self.env.step(state, action)
+        # The env steps the state it would see without this wrapper (so its traced step is
+        # shared with the other tests: see JitSteps).
+        metrics = {k: v for k, v in state.metrics.items() if k != TERMINATED}
+        state = self.env.step(state.replace(metrics=metrics), action)
         return state.replace(metrics={**state.metrics, TERMINATED: state.done})
 
 
@@ -113,10 +116,12 @@ def _numpy(tree):
 class Compiled:
     """One env's compiled rollout, its shared runs, and (lazily) its unbatched jitted step."""
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, raw):
         self.name = name
-        self.env = envs.make(name)
-        self.raw = envs.make(name, time_limit=False)
+        #: The session's shared env (conftest.jitted_env): its traced reset and step serve
+        #: every program here and in the other env test files.
+        self.raw = raw
+        self.env = TimeLimit(self.raw, self.raw.default_episode_length)
         self._rollout = compile_rollout(self.raw)
         key = jax.random.PRNGKey(0)
         template = jax.eval_shape(lambda k: training_stack(self.raw, 1).reset(jax.random.split(k, NUM_ENVS)), key)
@@ -170,12 +175,12 @@ class Compiled:
 
 
 @pytest.fixture(scope="module")
-def compiled():
+def compiled(jitted_env):
     cache: dict[str, Compiled] = {}
 
     def get(name: str) -> Compiled:
         if name not in cache:
-            cache[name] = Compiled(name)
+            cache[name] = Compiled(name, jitted_env(name))
         return cache[name]
 
     return get
@@ -211,9 +216,9 @@ def _assert_f32(x, shape, what):
 
 
 @ALL
-def test_reset_and_step_shapes_and_dtypes(name):
+def test_reset_and_step_shapes_and_dtypes(compiled, name):
     """Unbatched, traced without compiling: the shapes and dtypes of one reset and one step."""
-    env = envs.make(name)
+    env = compiled(name).env
     key = jax.random.PRNGKey(0)
     state = jax.eval_shape(env.reset, key)
     stepped = jax.eval_shape(env.step, state, env.dummy_action())
