@@ -176,3 +176,38 @@ def test_hyperparameters_are_vmappable_leaves():
     pick = lambda t, i: jax.tree.map(lambda x: np.asarray(x)[i], t)
     assert _leaves_equal(pick(state.agent.params, 0), pick(params0, 0))
     assert not _leaves_close(pick(state.agent.params, 1), pick(params0, 1), rtol=1e-3, atol=1e-4)
+
+
+def _threefry2x32_reference(key, count):
+    """Threefry-2x32 with 20 rounds in numpy (Salmon et al. 2011): key [2], count [2, N] uint32."""
+    rotl = lambda v, r: (v << np.uint32(r)) | (v >> np.uint32(32 - r))
+    ks = [np.uint32(key[0]), np.uint32(key[1]), np.uint32(key[0] ^ key[1] ^ 0x1BD11BDA)]
+    x0, x1 = count[0] + ks[0], count[1] + ks[1]
+    for group in range(5):
+        for r in ((13, 15, 26, 6), (17, 29, 16, 24))[group % 2]:
+            x0 = x0 + x1
+            x1 = rotl(x1, r) ^ x0
+        x0 = x0 + ks[(group + 1) % 3]
+        x1 = x1 + ks[(group + 2) % 3] + np.uint32(group + 1)
+    return np.stack([x0, x1])
+
+
+def test_straight_line_threefry_computes_the_same_bits():
+    """The trainer's CPU Threefry lowering has no loop and hashes exactly as Threefry-2x32
+    does (Random123's known answer and a numpy reference), so runs are bit-for-bit unchanged."""
+    from jax.extend.random import threefry_2x32
+
+    from jaxreward.training.threefry_cpu import use_straight_line_threefry
+
+    assert use_straight_line_threefry()
+    hash_fn = jax.jit(lambda key, count: threefry_2x32(key, count))  # a fresh function: not lowered before
+    if jax.default_backend() == "cpu":
+        assert "stablehlo.while" not in hash_fn.lower(jnp.zeros(2, jnp.uint32), jnp.zeros(8, jnp.uint32)).as_text()
+    known = hash_fn(jnp.array([0x13198A2E, 0x03707344], jnp.uint32), jnp.array([0x243F6A88, 0x85A308D3], jnp.uint32))
+    np.testing.assert_array_equal(np.asarray(known), np.array([0xC4923A9C, 0x483DF7A0], np.uint32))
+    rng = np.random.default_rng(0)
+    key = rng.integers(0, 2**32, 2, dtype=np.uint32)
+    count = rng.integers(0, 2**32, 64, dtype=np.uint32)
+    got = np.asarray(hash_fn(jnp.asarray(key), jnp.asarray(count)))
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(got, _threefry2x32_reference(key, count.reshape(2, -1)).reshape(-1))

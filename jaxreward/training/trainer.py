@@ -37,6 +37,7 @@ from jaxreward.rewards.registry import make_composite
 from jaxreward.runs import RUNS_AXIS, any_run
 from jaxreward.training.config import TrainConfig
 from jaxreward.training.rollout import EpisodeStats, account_episodes, rollout
+from jaxreward.training.threefry_cpu import use_straight_line_threefry
 
 #: Name of the vmapped axis of runs (seeds x sweep variants) in `Trainer.chunk_fn`; the
 #: env's auto-reset reduces its "any env finished" predicate over it (see envs.AutoReset).
@@ -66,6 +67,8 @@ class Trainer:
     def __init__(self, cfg: TrainConfig):
         cfg.validate()
         self.cfg = cfg
+        # Before anything is lowered: the same random bits, compiled in a fraction of the time.
+        use_straight_line_threefry()
         base = envs.make(cfg.env, episode_length=cfg.episode_length, **dict(cfg.env_options))
         self.env = envs.training_wrap(base, batch_axis=RUNS_AXIS)
         obs_size, action_size = self.env.observation_size, self.env.action_size
@@ -290,10 +293,15 @@ class Trainer:
 
     def init_seeds(self, keys: jax.Array) -> TrainState:
         """keys: [S, 2]. Returns a TrainState with a leading seed axis (sharded, see `shardings`)."""
-        if self._init_fn is None:  # one compile per trainer, however often a run (or test) re-inits
-            self._init_fn = jax.jit(jax.vmap(self.init))
-        state = self._init_fn(keys)
+        state = self._init_program()(keys)
         return jax.device_put(state, self.shardings(state))
+
+    def _init_program(self):
+        """jit(vmap(init)), one per trainer: compiled once however often a run (or test) re-inits,
+        and traced once for both `init_seeds` and the shapes `chunk_fn` shards by."""
+        if self._init_fn is None:
+            self._init_fn = jax.jit(jax.vmap(self.init))
+        return self._init_fn
 
     def shardings(self, state: TrainState):
         """Data parallelism over `jax.devices()`: the environment axis of the env state and
@@ -315,7 +323,7 @@ class Trainer:
             def chunk(ts: TrainState):
                 return jax.lax.scan(lambda s, _: self.iteration(s), ts, None, length=num_iterations)
 
-            abstract = jax.eval_shape(jax.vmap(self.init), self.seed_keys())
+            abstract = self._init_program().eval_shape(self.seed_keys())
             self._chunk_cache[num_iterations] = jax.jit(
                 jax.vmap(chunk, axis_name=RUNS_AXIS), donate_argnums=0, out_shardings=(self.shardings(abstract), None)
             )
