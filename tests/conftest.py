@@ -22,6 +22,12 @@ import pytest
 
 import envs
 from envs.wrappers import Wrapper
+from jaxreward.training.threefry_cpu import use_straight_line_threefry
+
+
+# The Trainer switches JAX's CPU Threefry lowering to straight-line code (same random bits,
+# fewer kernels to compile); tests that build envs or models without a Trainer get it too.
+use_straight_line_threefry()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,8 +7,7 @@ such loop is compiled as its own small kernels, so each random call in a program
 about a second of compilation on a 2-core machine and runs slower than straight-line code.
 The lowering JAX uses on every other platform writes the rounds out in order; it computes
 the identical uint32 hash (the same integer operations, unrolled), so every sampled number,
-and with it every training run, is bit-for-bit unchanged. JAX itself switched the CPU
-lowering to the unrolled form later (jax-ml/jax#37872, 2026).
+and with it every training run, is bit-for-bit unchanged.
 
 Measured on the `pbrl_vs_imitation` program (pendulum, PPO + preference reward, 2-core
 CPU): compiling the init program takes about half the CPU time, the training chunk about
