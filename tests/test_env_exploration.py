@@ -19,12 +19,14 @@ import pytest
 import envs
 from envs.exploration import point_maze
 
+from conftest import env_jit
+
 
 @functools.lru_cache(maxsize=None)
 def jitted(name: str, **options):
     """(env, jit(reset), jit(step)) of `envs.make(name, **options)`, compiled once per module run."""
     env = envs.make(name, **options)
-    return env, jax.jit(env.reset), jax.jit(env.step)
+    return env, env_jit(env.reset), env_jit(env.step)
 
 
 def run(name, policy, key, num_steps=None, stop_when_done=False, **options):
@@ -405,13 +407,13 @@ def test_cartpole_swingup_rail_end_stops_the_cart():
 # ---- ant maze -------------------------------------------------------------------------
 
 
-def test_ant_maze_sparse_reward_is_zero_for_random_motion_and_one_at_the_goal():
+def test_ant_maze_sparse_reward_is_zero_for_random_motion_and_one_at_the_goal(jitted_env):
     """Random torques for 100 steps (5 s) in 4 envs never pay; the same program started with
     the torso on the goal pays 1 and reports success from the first step."""
-    env = envs.make("ant_maze", time_limit=False)
+    env = jitted_env("ant_maze")
     steps, batch = 100, 4
 
-    @jax.jit
+    @env_jit
     def run(state, actions):
         def step(s, a):
             s = jax.vmap(env.step)(s, a)

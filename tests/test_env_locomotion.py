@@ -19,6 +19,8 @@ import pytest
 import envs
 from envs.locomotion.base import brax_asset
 
+from conftest import env_jit
+
 ALL = ["hopper", "walker2d", "halfcheetah", "ant", "humanoid"]
 #: Robots that can fall, with the index of the root height in qpos.
 HEIGHT_INDEX = {"hopper": 1, "walker2d": 1, "ant": 2, "humanoid": 2}
@@ -30,8 +32,8 @@ class Compiled:
 
     def __init__(self, env):
         self.env = env
-        self.reset = env.reset
-        self.step = env.step
+        self.reset = env_jit(env.reset)
+        self.step = env_jit(env.step)
 
     def edited(self, state, qpos=None, qvel=None):
         """`state` with some qpos/qvel entries replaced ({index: value})."""

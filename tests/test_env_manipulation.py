@@ -21,6 +21,8 @@ import pytest
 
 from envs.manipulation.reach import fingertip, inverse_kinematics
 
+from conftest import env_jit
+
 TASKS = ["reach", "push", "pick_place", "drawer_open"]
 NUM_RESETS = 64
 RANDOM, SCRIPTED, IDLE = 0, 1, 2
@@ -41,8 +43,8 @@ class Episodes:
         self.name = name
         self.env = env  # the session's shared sparse env (conftest.jitted_env)
         self.length = self.env.default_episode_length
-        self.reset = jax.jit(jax.vmap(self.env.reset))
-        self.episode = jax.jit(self._episode)
+        self.reset = env_jit(jax.vmap(self.env.reset))
+        self.episode = env_jit(self._episode)
         self.start = self.reset(jax.random.split(jax.random.PRNGKey(0), NUM_RESETS))
 
     def _episode(self, state, key, mode, noise_scale):

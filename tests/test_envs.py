@@ -29,6 +29,8 @@ import pytest
 import envs
 from envs.wrappers import AutoReset, TimeLimit, Vmap, Wrapper
 
+from conftest import env_jit
+
 NUM_ENVS = 8
 CHUNK = 50
 SHORT_EPISODE = 5
@@ -80,7 +82,7 @@ def compile_rollout(env):
     from `state` (the final state of the previous chunk).
     """
 
-    @jax.jit
+    @env_jit
     def rollout(state, key, limit, fresh):
         stack = training_stack(env, limit)
         reset_key, scan_key = jax.random.split(key)
@@ -158,11 +160,11 @@ class Compiled:
 
     @functools.cached_property
     def reset(self):
-        return jax.jit(self.env.reset)
+        return env_jit(self.env.reset)
 
     @functools.cached_property
     def step(self):
-        return jax.jit(self.env.step)
+        return env_jit(self.env.step)
 
     def run(self, policy, key, num_steps):
         """Steps one env from reset(key) with `policy(obs) -> action` (numpy); returns the states."""

@@ -25,6 +25,8 @@ from envs.rendering import drawings, raycast
 from envs.rendering.camera import look_at
 from envs.rendering.scene import geom_index_image, render
 
+from conftest import env_jit
+
 #: JAXREWARD_TEST_ALL_RENDER=1 runs the parity test on every MJX environment (about 20 s of
 #: compiling each on two cores, so per commit it runs on the subset).
 if os.environ.get("JAXREWARD_TEST_ALL_RENDER", "") not in ("", "0"):
@@ -40,7 +42,7 @@ def random_poses(env, count: int, seed: int = 0) -> list:
     """`count` states: the reset state with hinge and slide joints moved by N(0, 0.4²)."""
     base = env.unwrapped
     model = base.mj_model
-    state = env.reset(jax.random.PRNGKey(seed))
+    state = env_jit(env.reset)(jax.random.PRNGKey(seed))
     data = base.render_data(state.pipeline_state)
     hinge = np.zeros(model.nq, bool)
     for j in range(model.njnt):
@@ -91,15 +93,15 @@ def gl():
 
 
 @pytest.fixture(scope="module")
-def parity_results(gl):
+def parity_results(gl, jitted_env):
     """{(env, camera): [(IoU, median relative depth error), ...]} over POSES poses."""
     results = {}
     for name in PARITY_ENVS:
-        env = envs.make(name)
+        env = jitted_env(name)  # random_poses jits its reset (MJX run op by op took 10 s on reacher)
         base = env.unwrapped
         kinds = np.asarray(base.model_view.kinds)
 
-        @functools.partial(jax.jit, static_argnames="camera")
+        @env_jit(static_argnames="camera")
         def ours(state, camera=None):
             scene, view = base.render_scene(state, camera)
             _, depth = render(scene, view, SIZE, SIZE)
@@ -134,16 +136,16 @@ def test_matches_mujoco_renderer(parity_results, name):
 
 
 @pytest.fixture(scope="module")
-def reacher():
-    env = envs.make("reacher")
-    render_one = jax.jit(lambda s: env.render(s, height=24, width=32, depth=True))
+def reacher(jitted_env):
+    env = jitted_env("reacher")
+    render_one = env_jit(lambda s: env.render(s, height=24, width=32, depth=True))
     return env, render_one, random_poses(env, 3, seed=5)
 
 
 def test_batch_equals_one_by_one(reacher):
     env, render_one, states = reacher
     batch = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
-    rgb, depth = jax.jit(jax.vmap(lambda s: env.render(s, height=24, width=32, depth=True)))(batch)
+    rgb, depth = env_jit(jax.vmap(lambda s: env.render(s, height=24, width=32, depth=True)))(batch)
     assert rgb.shape == (3, 24, 32, 3) and rgb.dtype == jnp.uint8 and depth.dtype == jnp.float32
     for k, state in enumerate(states):
         one_rgb, one_depth = render_one(state)
@@ -164,8 +166,8 @@ def test_deterministic_and_finite(reacher):
 def test_vmap_wrapper_renders_a_batch(reacher):
     env, _, states = reacher
     batched = envs.Vmap(env)
-    state = jax.jit(batched.reset)(jax.random.split(jax.random.PRNGKey(0), 2))
-    frames = jax.jit(lambda s: batched.render(s, height=8, width=8))(state)
+    state = env_jit(batched.reset)(jax.random.split(jax.random.PRNGKey(0), 2))
+    frames = env_jit(lambda s: batched.render(s, height=8, width=8))(state)
     assert frames.shape == (2, 8, 8, 3)
 
 
