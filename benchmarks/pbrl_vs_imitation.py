@@ -188,15 +188,16 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0, help="first seed")
     p.add_argument("--seeds", type=int, default=3, help="seeds run by each (seed, seed+1, ...); medians compared")
     p.add_argument("--out", default=os.path.join(RESULTS, "pbrl_vs_imitation"))
-    p.add_argument("--report", metavar="JSON", help="recompute the summary of a saved result (with --also) and exit")
+    p.add_argument("--report", metavar="JSON", nargs="+",
+                   help="recompute the summary of saved results (with --also), pooling the runs of several files "
+                        "of one threshold into the first, and exit")
     a = p.parse_args()
     also = [float(x) for x in a.also.split(",") if x]
     if a.setup:
         setup()
         return
     if a.report:
-        with open(a.report) as f:
-            write(summarise(json.load(f), also), a.report.removesuffix(".json"))
+        write(summarise(pooled(a.report), also), a.report[0].removesuffix(".json"))
         return
     if not os.path.exists(VENV_PYTHON):
         sys.exit(f"no imitation venv at {VENV}: run `python benchmarks/pbrl_vs_imitation.py --setup` first")
@@ -216,6 +217,26 @@ def main() -> None:
         "seeds": list(range(a.seed, a.seed + a.seeds)), "runs": runs,
     }, also)  # fmt: skip
     write(result, a.out)
+
+
+def pooled(paths: list[str]) -> dict:
+    """The first saved result with the runs of the others added (same threshold, budget, segments)."""
+    results = []
+    for path in paths:
+        with open(path) as f:
+            results.append(json.load(f))
+    first = results[0]
+    for other in results[1:]:
+        for key in ("threshold", "budget", "segment_length"):
+            if other[key] != first[key]:
+                sys.exit(f"{key} differs: {first[key]} in {paths[0]}, {other[key]} in {paths[results.index(other)]}")
+        seen = {run["seed"] for run in first["runs"]}
+        new = [run for run in other["runs"] if run["seed"] not in seen]
+        if new:
+            first["runs"] += new
+            first["command"] += f"; {other['command']}"
+    first["seeds"] = [run["seed"] for run in first["runs"]]
+    return first
 
 
 def summarise(result: dict, also: list[float]) -> dict:
