@@ -1,14 +1,16 @@
-"""Suite-wide setup: one persistent XLA compilation cache per test session, and the
-longest test files collected first.
+"""Suite-wide setup: one persistent XLA compilation cache per test run, the test files that
+share traced envs kept together under pytest-xdist, and the longest files started first.
 
 Many tests compile the same program more than once (a run and its resumed half, a sweep's
-chunks, CLI runs of one config); with a session cache the repeats load the executable
-instead of compiling it again. The cache lives in a temporary folder, so every session
-starts cold and tests never depend on a user's cache. Under pytest-xdist each worker is its own
-session with its own cache.
+chunks, CLI runs of one config); with a run-wide cache the repeats load the executable
+instead of compiling it again. The cache lives in a temporary folder, so every run starts
+cold and tests never depend on a user's cache; pytest-xdist's workers share it.
 
-The files measured slowest start first, so that with workers taking whole files
-(`-n 2 --dist loadfile`) the run does not end on one long file.
+The suite runs in two pytest-xdist workers (`pyproject.toml`: `-n 2`; units below): one
+pytest process left the second core of a 2-core CPU idle most of the time (XLA compiles one
+program on one core). Each test file is one work unit, except the env-physics files
+(`ENV_GROUP`), which share the session's traced envs and so form one unit run by one worker.
+The units start longest first, so the run does not end on one long file.
 
 `env_jit` is `jax.jit` for programs made of env physics only (no networks): on CPU it
 compiles them without XLA's fusion emitters, which cut MJX compiles by a quarter to a half
@@ -39,22 +41,45 @@ use_straight_line_threefry()
 def _session_compile_cache(tmp_path_factory):
     from jaxreward.training.compile_cache import enable_compile_cache
 
-    directory = str(tmp_path_factory.mktemp("xla-cache"))
+    base = tmp_path_factory.getbasetemp()
+    # Under xdist each worker's base folder sits in the run's folder: the workers share a cache.
+    directory = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "xla-cache"
+    directory.mkdir(exist_ok=True)
     # Code under test that enables the cache itself (the CLI, subprocesses) uses this one too.
-    os.environ["JAXREWARD_CACHE_DIR"] = directory
-    enable_compile_cache(directory)
+    os.environ["JAXREWARD_CACHE_DIR"] = str(directory)
+    enable_compile_cache(str(directory))
     yield
 
 
-#: Test files measured slowest on a 2-core CPU (compile-bound), longest first.
-SLOWEST_FILES = ("test_envs.py", "test_learning.py", "test_perceptual.py", "test_preference.py", "test_intrinsic.py",
-                 "test_env_locomotion.py", "test_render.py", "test_sac.py", "test_env_manipulation.py")
+#: Test files that share the session's traced envs (`jitted_env`): one xdist work unit.
+ENV_GROUP = ("test_envs.py", "test_env_locomotion.py", "test_env_manipulation.py", "test_env_exploration.py",
+             "test_render.py")
+#: Work units measured slowest on a 2-core CPU (compile-bound), longest first.
+SLOWEST_FILES = ENV_GROUP + ("test_learning.py", "test_sac.py", "test_preference.py", "test_perceptual.py",
+                             "test_intrinsic.py", "test_sweeps.py", "test_cli.py", "test_training.py")
 
 
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(SLOWEST_FILES)}
     # sorted() is stable: tests keep their order within a file, other files theirs.
     items[:] = sorted(items, key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist work units: one per test file, the ENV_GROUP files together, in collection order.
+
+    (xdist's own `--dist loadgroup` groups nothing under pytest 9.2: it marks groups by
+    rewriting `item._nodeid`, which pytest 9.2's node ids no longer read.)
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FilesWithEnvGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "env-physics" if os.path.basename(path) in ENV_GROUP else path
+
+    return FilesWithEnvGroup(config, log)
 
 
 #: XLA options for programs of env physics only. Measured on this 2-core CPU (jax 0.9.2, the
