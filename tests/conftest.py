@@ -43,6 +43,8 @@ def _session_compile_cache(tmp_path_factory):
 
     base = tmp_path_factory.getbasetemp()
     # Under xdist each worker's base folder sits in the run's folder: the workers share a cache.
+    # (JAX writes an entry in place; should one worker read an entry the other is still writing,
+    # JAX warns and compiles the program again.)
     directory = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "xla-cache"
     directory.mkdir(exist_ok=True)
     # Code under test that enables the cache itself (the CLI, subprocesses) uses this one too.
