@@ -12,6 +12,9 @@ of `num_envs * unroll_length`), built from jaxreward's own pieces without changi
     G  iteration, 1-seed vmap  F under vmap, i.e. Trainer.chunk_fn
     H  G with update_epochs=1  learning cost per epoch = (G - H) / 3
     I  G with normalize_obs=False
+    L  PPO's learning alone    `update_epochs` x `num_minibatches` updates on one fixed rollout
+                               (no env, no rollout): A / (A + L) bounds the training
+                               throughput as a fraction of raw stepping
 
 Variants run round-robin `--rounds` times (each call ~0.1-1 s) so that load from other
 processes spreads over all of them; the median and the minimum per variant are reported.
@@ -79,6 +82,22 @@ def rollouts(trainer: Trainer, n: int, zero_policy: bool):
     return run
 
 
+def learning(trainer: Trainer, n: int):
+    """PPO's update alone, `n` times on the rollout carried beside the train state."""
+
+    def run(carry):
+        ts, roll = carry
+
+        def body(ts, _):
+            rng, key = jax.random.split(ts.rng)
+            agent, _ = trainer._learn_ppo(ts, roll, roll.transitions.gold_reward, None, key)
+            return ts.replace(agent=agent, rng=rng), None
+
+        return jax.lax.scan(body, ts, None, length=n)[0], roll
+
+    return run
+
+
 def iterations(trainer: Trainer, n: int):
     return lambda ts: jax.lax.scan(lambda s, _: trainer.iteration(s), ts, None, length=n)[0]
 
@@ -87,7 +106,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--chunk", type=int, default=5, help="iterations per timed call")
-    p.add_argument("--variants", default="ABCDEFGHI", help="letters of the variants to run (A is always run)")
+    p.add_argument("--variants", default="ABCDEFGHIL", help="letters of the variants to run (A is always run)")
     p.add_argument("--out", default=os.path.join(HERE, "results", "ppo_profile"))
     args = p.parse_args()
     enable_compile_cache()
@@ -109,6 +128,10 @@ def main() -> None:
     tr_nn = Trainer(dataclasses.replace(cfg, normalize_obs=False))
     length = n * s["unroll_length"]
 
+    def one_rollout(ts):
+        policy = lambda obs, key: tr_flat.agent.act(ts.agent, tr_flat._normalize(ts.normalizer, obs), key)  # noqa: E731
+        return rollout(tr_flat.env, policy, ts.env, jax.random.PRNGKey(1), cfg.unroll_length)[1]
+
     variants = {
         "A raw stepping": (stepping(raw_env, s["num_envs"], length), raw_state),
         "B training_wrap stepping": (stepping(tr_flat.env, s["num_envs"], length), one.env),
@@ -119,6 +142,7 @@ def main() -> None:
         "G iteration, vmap over 1 seed (= Trainer.chunk_fn)": (runs_vmap(iterations(tr, n)), seeds),
         "H G with update_epochs=1": (runs_vmap(iterations(tr_e1, n)), tr_e1.init_seeds(tr_e1.seed_keys())),
         "I G with normalize_obs=False": (runs_vmap(iterations(tr_nn, n)), tr_nn.init_seeds(tr_nn.seed_keys())),
+        "L PPO learning alone, fixed rollout": (learning(tr_flat, n), (one, jax.jit(one_rollout)(one))),
     }
     variants = {k: v for k, v in variants.items() if k[0] == "A" or k[0] in args.variants}
     # Each variant owns a private copy of its input and feeds its output back in.
@@ -146,26 +170,36 @@ def main() -> None:
                        "max_steps_per_second": steps / low, "samples_ms": [x * 1e3 for x in v[2]]}
     out = {"benchmark": "ppo_profile", "command": "python benchmarks/ppo_profile.py"
            + (f" --rounds {args.rounds}" if args.rounds != 7 else "")
-           + (f" --variants {args.variants}" if args.variants != "ABCDEFGHI" else ""),
+           + (f" --variants {args.variants}" if args.variants != "ABCDEFGHIL" else ""),
            "env": ENV, "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in s.items()},
            "steps_per_call": steps, "rounds": args.rounds, "machine": machine(), "variants": table}
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
-    with open(args.out + ".json", "w") as f:
-        json.dump(out, f, indent=2)
     lines = [
         "# Where jaxreward's PPO time goes (MJX `reacher`, settings of ppo_throughput.py)",
         "",
         f"Command: `{out['command']}`. Machine: {out['machine']['cpu_model']}, {out['machine']['cpu_cores']} cores, "
         f"jax {out['machine']['jax']}. Each call: {steps} env steps; {args.rounds} rounds, round-robin.",
         "",
-        "| variant | median ms | min ms | median steps/s | relative to A (min) |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| variant | median ms | min ms | median steps/s | time / A (min) | time / A (median of rounds) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     a_min = table["A raw stepping"]["min_ms"]
+    a_rounds = np.array(table["A raw stepping"]["samples_ms"])
     for name, t in table.items():
+        per_round = float(np.median(np.array(t["samples_ms"]) / a_rounds))
+        t["time_over_A_median_of_rounds"] = per_round
         lines.append(f"| {name} | {t['median_ms']:.0f} | {t['min_ms']:.0f} | {t['median_steps_per_second']:,.0f} | "
-                     f"{t['min_ms'] / a_min:.2f} |")
+                     f"{t['min_ms'] / a_min:.2f} | {per_round:.2f} |")
     lines.append("")
+    learn = table.get("L PPO learning alone, fixed rollout")
+    if learn:
+        bound = 1.0 / (1.0 + learn["time_over_A_median_of_rounds"])
+        lines.append(f"PPO's learning alone takes {learn['time_over_A_median_of_rounds']:.2f}x the time of raw stepping "
+                     f"(median of per-round ratios), so training can run at most A / (A + L) = {bound:.2f} of raw "
+                     "stepping at these settings, before any rollout bookkeeping.")
+        lines.append("")
+    with open(args.out + ".json", "w") as f:
+        json.dump(out, f, indent=2)
     with open(args.out + ".md", "w") as f:
         f.write("\n".join(lines))
     print("\n".join(lines))

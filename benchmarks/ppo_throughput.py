@@ -267,6 +267,7 @@ def main() -> None:
     # The persistent cache only makes a re-run start sooner; it changes no run time.
     cache_dir = enable_compile_cache()
     t_all = time.perf_counter()
+    load_start = os.getloadavg()[0]
 
     print(f"compiling jaxreward ({iterations_per_chunk} iterations per chunk)...", flush=True)
     jr = JaxrewardBench(iterations_per_chunk)
@@ -327,6 +328,7 @@ def main() -> None:
         "targets": {"jaxreward_over_brax": 1.0, "jaxreward_over_pure_stepping": 0.6},
         "raw": results,
         "wall_time_s": time.perf_counter() - t_all,
+        "load_average_1min": {"start": load_start, "end": os.getloadavg()[0]},
     }
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out + ".json", "w") as f:
@@ -335,6 +337,14 @@ def main() -> None:
         f.write(render_markdown(out))
     print(json.dumps({"median_steps_per_second": med, "ratios_of_medians": ratios}, indent=2))
     print(f"wrote {args.out}.json and {args.out}.md")
+
+
+def _load_note(o: dict) -> str:
+    load = o.get("load_average_1min")
+    if not load:
+        return ""
+    return (f"1-minute load average {load['start']:.1f} at the start, {load['end']:.1f} at the end (this benchmark "
+            "alone keeps about 1-2 of the cores busy). ")
 
 
 def render_markdown(o: dict) -> str:
@@ -347,8 +357,8 @@ def render_markdown(o: dict) -> str:
         "",
         f"Machine: {m['cpu_model']}, {m['cpu_cores']} cores, device `{m['device']}` ({m['jax_devices']} JAX device); "
         f"Python {m['python']}, jax {m['jax']}, brax {m['brax']}, mujoco {m['mujoco']}. "
-        "Shared machine under load from other processes: compare the ratios (all measured in this one run, "
-        "interleaved), not absolute numbers across runs.",
+        f"{_load_note(o)}Compare the ratios (all measured in this one run, interleaved), not absolute numbers "
+        "across runs: this machine's speed drifts.",
         "",
         f"Settings (both): num_envs {s['num_envs']}, unroll_length {s['unroll_length']}, num_minibatches "
         f"{s['num_minibatches']}, update epochs {s['update_epochs']} (brax `num_updates_per_batch`), policy and value "

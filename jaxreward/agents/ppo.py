@@ -45,6 +45,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxreward import shuffle
 from jaxreward.agents import distributions
 from jaxreward.agents.gae import gae
 from jaxreward.agents.networks import ACTIVATIONS, PolicyHead, ValueHead
@@ -290,7 +291,7 @@ class PPO:
 
         def epoch(carry, epoch_rng):
             k_perm, k_ent = jax.random.split(epoch_rng)
-            perm = jax.random.permutation(k_perm, n)[: mb_size * cfg.num_minibatches]
+            perm = shuffle.permutation(k_perm, n)[: mb_size * cfg.num_minibatches]
             shuffled = jax.tree.map(lambda x: x[perm].reshape((cfg.num_minibatches, mb_size) + x.shape[1:]), flat)
             ent_rngs = jax.random.split(k_ent, cfg.num_minibatches)
             return jax.lax.scan(minibatch_step, carry, (*shuffled, ent_rngs))

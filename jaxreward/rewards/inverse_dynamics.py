@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxreward import shuffle
 from jaxreward.nets.mlp import MLP
 from jaxreward.nets.normalizer import Normalizer
 from jaxreward.rewards.base import RewardSpec, TransitionBatch
@@ -112,7 +113,7 @@ class InverseDynamicsEmbedding:
         n = flat[0].shape[0]
         k = self.settings.num_minibatches
         mb = n // k
-        perm = jax.random.permutation(rng, n)[: mb * k].reshape(k, mb)
+        perm = shuffle.permutation(rng, n)[: mb * k].reshape(k, mb)
 
         def step(carry, idx):
             params, opt_state = carry

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxreward import shuffle
 from jaxreward.nets.mlp import ACTIVATIONS, MLP
 from jaxreward.nets.normalizer import Normalizer
 from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
@@ -93,7 +94,7 @@ class Regression(RewardModel):
             return (optax.apply_updates(params, updates), opt_state), loss
 
         def epoch(carry, key):
-            perm = jax.random.permutation(key, n)[: mb_size * cfg.num_minibatches]
+            perm = shuffle.permutation(key, n)[: mb_size * cfg.num_minibatches]
             return jax.lax.scan(minibatch_step, carry, perm.reshape(cfg.num_minibatches, mb_size))
 
         (params, opt_state), losses = jax.lax.scan(
