@@ -17,7 +17,7 @@ timed round-robin, one compiled chunk each per round (compiled ahead of time, ea
 followed by a `device_get` of its metrics as the host loop does). Reported: median steps/s
 over the rounds and the median over rounds of the per-round ratio bonus / no bonus.
 
-Usage (project venv): python benchmarks/intrinsic_overhead.py [--quick] [--bonuses rnd,count,e3b]
+Usage (project venv): python benchmarks/intrinsic_overhead.py [--quick] [--bonuses rnd,count,e3b] [--env ant_maze]
 Writes benchmarks/results/intrinsic_overhead.{json,md} (or `--out` stem).
 """
 
@@ -49,9 +49,9 @@ SETTINGS_VARIANTS = {"rnd_1_epoch": ("rnd", {"rnd": {"update_epochs": 1}})}
 TARGETS = {"rnd": 0.8, "rnd_1_epoch": 0.8, "count": 0.8, "e3b": 0.7}
 
 
-def compiled_variant(terms: str, iterations: int, reward: dict | None = None):
+def compiled_variant(terms: str, iterations: int, reward: dict | None = None, env: str = ENV):
     reward = dict(reward or {}, terms=terms)
-    cfg = presets.config_for(ENV, **SETTINGS, total_steps=iterations * 256 * 32, num_log_points=1, reward=reward)
+    cfg = presets.config_for(env, **SETTINGS, total_steps=iterations * 256 * 32, num_log_points=1, reward=reward)
     trainer = Trainer(cfg)
     state = trainer.init_seeds(trainer.seed_keys())
     t0 = time.perf_counter()
@@ -65,15 +65,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--iterations", type=int, default=4, help="PPO iterations per timed chunk")
     parser.add_argument("--bonuses", default=",".join(BONUSES))
+    parser.add_argument("--env", default=ENV, help=f"task (default {ENV}; e.g. ant_maze, the MJX exploration task)")
     parser.add_argument("--out", default=os.path.join("benchmarks", "results", "intrinsic_overhead"))
     args = parser.parse_args()
     rounds, iterations = (3, 2) if args.quick else (args.rounds, args.iterations)
     bonuses = args.bonuses.split(",")
 
-    variants = {"none": compiled_variant("gold", iterations)}
+    variants = {"none": compiled_variant("gold", iterations, env=args.env)}
     for b in bonuses:
         term, overrides = SETTINGS_VARIANTS.get(b, (b, None))
-        variants[b] = compiled_variant(f"gold,{term}", iterations, overrides)
+        variants[b] = compiled_variant(f"gold,{term}", iterations, overrides, env=args.env)
         print(f"compiled {b}: {variants[b]['compile_s']:.1f}s", flush=True)
     for v in variants.values():  # one untimed call each: first-call allocations
         v["state"], m = v["fn"](v["state"])
@@ -90,7 +91,7 @@ def main() -> None:
 
     base = np.asarray(sps["none"])
     result = {
-        "env": ENV,
+        "env": args.env,
         "settings": SETTINGS,
         "iterations_per_chunk": iterations,
         "rounds": rounds,
@@ -107,7 +108,7 @@ def main() -> None:
     lines = [
         "# Bonus overhead: PPO throughput with / without each exploration bonus",
         "",
-        f"`{ENV}`, 256 envs, unroll 32, 4 minibatches x 4 epochs, 64x64 MLPs; {rounds} round-robin rounds of "
+        f"`{args.env}`, 256 envs, unroll 32, 4 minibatches x 4 epochs, 64x64 MLPs; {rounds} round-robin rounds of "
         f"{iterations} iterations; {result['machine']['cpus']} CPUs, load average at the end "
         f"{', '.join(f'{x:.1f}' for x in result['machine']['load_average'])} (shared machine: read the ratios).",
         "",
