@@ -58,7 +58,8 @@ ENV_GROUP = ("test_envs.py", "test_env_locomotion.py", "test_env_manipulation.py
              "test_render.py")
 #: Work units measured slowest on a 2-core CPU (compile-bound), longest first.
 SLOWEST_FILES = ENV_GROUP + ("test_learning.py", "test_sac.py", "test_preference.py", "test_perceptual.py",
-                             "test_intrinsic.py", "test_sweeps.py", "test_cli.py", "test_training.py")
+                             "test_intrinsic.py", "test_sweeps.py", "test_cli.py", "test_training.py",
+                             "test_evaluation.py")
 
 
 def pytest_collection_modifyitems(config, items):

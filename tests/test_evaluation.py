@@ -519,3 +519,27 @@ def test_overoptimisation_fits_recover_the_functional_forms(tmp_path):
         assert rl["c"] == pytest.approx(-1200.0, abs=10.0)
         assert rl["r2"] > 0.99 and rl["r2"] >= fitted[(budget, "bon")]["r2"]
     assert (tmp_path / "overoptimisation.png").exists() and (tmp_path / "fits.csv").exists()
+
+
+def test_overoptimisation_smoke_run_trains_and_writes_curves_fits_and_plot(tmp_path):
+    """The training side of the experiment at a shortened smoke scale (12 log points of one
+    iteration, 49k steps per run): the four runs (N in {30, 300} x k in {0, 1}) share one
+    program, log gold and proxy return beside the KL to the initial policy, and ask no more
+    labels than their budget."""
+    from experiments import overoptimisation
+
+    overoptimisation.main(["--scale", "smoke", "--total-steps", str(12 * 4096), "--out", str(tmp_path)])
+    rows = overoptimisation.read_curves(str(tmp_path / "curves.csv"))
+    runs = {(r["budget"], r["pessimism"]) for r in rows}
+    assert runs == {(30, 0.0), (30, 1.0), (300, 0.0), (300, 1.0)}
+    for budget, k in runs:
+        run = sorted((r for r in rows if (r["budget"], r["pessimism"]) == (budget, k)), key=lambda r: r["env_steps"])
+        assert len(run) == 12 and run[-1]["env_steps"] == 12 * 4096
+        assert all(0 < r["queries"] <= budget for r in run), run
+        kl = np.array([r["kl_to_init"] for r in run])
+        assert np.all(np.isfinite(kl)) and kl[-1] > kl[0] > 0, kl  # the policy moves away from its start
+        # 200-step episodes end in every third 64-step log point (the others have no episode: NaN).
+        gold = np.array([r["gold_return"] for r in run])
+        assert np.isfinite(gold).sum() >= 3 and np.all(gold[np.isfinite(gold)] < 0), gold
+    for name in ("curves.csv", "fits.csv", "overoptimisation.png", "command.txt"):
+        assert (tmp_path / name).exists()
