@@ -98,7 +98,10 @@ def check_format(path: str) -> None:
 
 
 def write_video(frames: np.ndarray, path: str, fps: int = 30) -> None:
-    """Writes frames [T, H, W, 3] uint8 to `path`, .gif (Pillow) or .mp4 (imageio-ffmpeg)."""
+    """Writes frames [T, H, W, 3] uint8 to `path`, .gif (Pillow) or .mp4 (imageio-ffmpeg).
+
+    In a GIF, Pillow merges consecutive identical frames into one frame shown for their
+    summed time: the file may hold fewer than T frames, and it plays for T frames' time."""
     check_format(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if os.path.splitext(path)[1].lower() == ".gif":
