@@ -97,11 +97,26 @@ def check_format(path: str) -> None:
                          "use --out video.gif instead")  # fmt: skip
 
 
+def read_gif(path: str, fps: int = 30) -> np.ndarray:
+    """The frames [T, H, W, 3] uint8 of a GIF written by `write_video` at `fps`, with each
+    stored frame repeated for as many frame times as it is shown (Pillow merged identical
+    consecutive frames when writing)."""
+    from PIL import Image, ImageSequence
+
+    unit = 1000.0 / fps
+    frames = []
+    for frame in ImageSequence.Iterator(Image.open(path)):
+        repeats = max(1, round(frame.info.get("duration", unit) / unit))
+        frames += [np.asarray(frame.convert("RGB"))] * repeats
+    return np.stack(frames)
+
+
 def write_video(frames: np.ndarray, path: str, fps: int = 30) -> None:
     """Writes frames [T, H, W, 3] uint8 to `path`, .gif (Pillow) or .mp4 (imageio-ffmpeg).
 
     In a GIF, Pillow merges consecutive identical frames into one frame shown for their
-    summed time: the file may hold fewer than T frames, and it plays for T frames' time."""
+    summed time: the file may hold fewer than T frames, and it plays for T frames' time
+    (`read_gif` gives the T frames back)."""
     check_format(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     if os.path.splitext(path)[1].lower() == ".gif":

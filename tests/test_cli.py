@@ -93,13 +93,10 @@ def test_end_to_end_run_writes_results(tmp_path, capsys):
     code, _, err = run_cli(["render", "--policy", "checkpoint", "--run", str(out), "--steps", "3", "--height", "16",
                             "--width", "16", "--out", str(video)], capsys)  # fmt: skip
     assert code == 0, err
-    from PIL import Image, ImageSequence
+    from jaxreward.video import read_gif
 
-    # The reset state and 3 steps: 4 frames of 1/30 s. Pillow merges consecutive identical
-    # frames into one shown for their summed time (GIFs store centiseconds: 33 ms -> 30), so
-    # count playing time rather than frames: 120-132 ms for 4 frames, 90-99 ms for 3.
-    durations = [frame.info["duration"] for frame in ImageSequence.Iterator(Image.open(video))]
-    assert len(durations) <= 4 and 120 <= sum(durations) <= 132, durations
+    # The reset state and 3 steps (counted by playing time: Pillow merges identical frames).
+    assert read_gif(str(video)).shape == (4, 16, 16, 3)
     # The policy acts with the checkpoint's weights, not freshly initialised ones.
     import jax
     import numpy as np
