@@ -1,5 +1,7 @@
 """`jaxreward.shuffle.permutation`: the minibatch shuffle of PPO and of the learned rewards."""
 
+import itertools
+
 import jax
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ import pytest
 from jaxreward import shuffle
 
 
-@pytest.mark.parametrize("n", [1, 7, 8192])
+@pytest.mark.parametrize("n", [1, 2, 7, 16, 4097, 5120, 8192])
 def test_is_a_permutation_and_depends_only_on_the_key(n):
     a = np.asarray(shuffle.permutation(jax.random.PRNGKey(3), n))
     assert a.dtype == np.int32 and np.array_equal(np.sort(a), np.arange(n))
@@ -29,6 +31,31 @@ def test_positions_are_uniform():
     chi2 = ((counts - expected) ** 2 / expected).sum()
     # 49 degrees of freedom: mean 49, std ~9.9; 100 is beyond p = 1e-4.
     assert chi2 < 100, counts
+
+
+def test_every_permutation_of_five_is_equally_likely():
+    """Chi-square over all 120 orderings of 5 elements in 30000 draws (250 expected each).
+    The same construction with 8 rounds instead of 24 fails it (chi-square 478)."""
+    n, draws = 5, 30000
+    perms = np.asarray(jax.vmap(lambda k: shuffle.permutation(k, n))(jax.random.split(jax.random.PRNGKey(5), draws)))
+    index = {p: i for i, p in enumerate(itertools.permutations(range(n)))}
+    counts = np.bincount([index[tuple(p)] for p in perms], minlength=len(index))
+    expected = draws / len(index)
+    chi2 = ((counts - expected) ** 2 / expected).sum()
+    # 119 degrees of freedom: the 1e-4 upper quantile is about 180.
+    assert chi2 < 180, (chi2, counts.min(), counts.max())
+
+
+def test_pairs_share_a_minibatch_at_the_uniform_rate():
+    """Split 8 elements into two minibatches of 4: every pair shares one with probability
+    3/7, whatever the two indices (a shuffle that keeps neighbours together fails)."""
+    n, draws = 8, 20000
+    perms = np.asarray(jax.vmap(lambda k: shuffle.permutation(k, n))(jax.random.split(jax.random.PRNGKey(6), draws)))
+    half = np.argsort(perms, axis=1) >= n // 2  # which minibatch each element landed in
+    rows, cols = np.triu_indices(n, 1)
+    together = (half[:, rows] == half[:, cols]).mean(axis=0)
+    # std of each frequency: sqrt(3/7 * 4/7 / 20000) = 0.0035
+    assert np.all(np.abs(together - 3 / 7) < 0.016), together
 
 
 def test_minibatches_of_a_large_batch_mix_the_whole_batch():
