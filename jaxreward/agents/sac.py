@@ -22,7 +22,7 @@ import optax
 from flax import struct
 
 from jaxreward.agents import distributions
-from jaxreward.nets.mlp import ACTIVATIONS, activation
+from jaxreward.nets.mlp import ACTIVATIONS, Dense, activation
 
 RELABEL_MODES = ("auto", "all", "batch", "none")
 
@@ -117,9 +117,9 @@ class _Actor(nn.Module):
     def __call__(self, obs):
         x = obs
         for w in self.hidden:
-            x = activation(self.act)(nn.Dense(w)(x))
-        mean = nn.Dense(self.action_size)(x)
-        log_std = nn.Dense(self.action_size)(x)
+            x = activation(self.act)(Dense(w)(x))
+        mean = Dense(self.action_size)(x)
+        log_std = Dense(self.action_size)(x)
         return mean, log_std
 
 
@@ -144,11 +144,11 @@ class _QHead(nn.Module):
     @nn.compact
     def __call__(self, x):
         for w in self.hidden:
-            x = nn.Dense(w)(x)
+            x = Dense(w)(x)
             if self.layer_norm:
                 x = nn.LayerNorm()(x)
             x = activation(self.act)(x)
-        return nn.Dense(1)(x)[..., 0]
+        return Dense(1)(x)[..., 0]
 
 
 class SAC:
