@@ -73,3 +73,26 @@ def test_vmapped_draws_equal_single_draws():
     batched = np.asarray(jax.vmap(lambda k: shuffle.permutation(k, 100))(keys))
     for i, k in enumerate(keys):
         assert np.array_equal(batched[i], np.asarray(shuffle.permutation(k, 100)))
+
+
+def test_take_rows_equals_indexing_each_leaf():
+    n = 12
+    key = jax.random.PRNGKey(7)
+    tree = {
+        "obs": jax.random.normal(key, (n, 3, 2)),
+        "scalar": jax.random.uniform(key, (n,)),
+        "action": jax.random.randint(key, (n,), 0, 5),
+        "flag": jax.random.uniform(key, (n,)) > 0.5,
+        "none": None,
+    }
+    idx = shuffle.permutation(jax.random.PRNGKey(8), n)[:8].reshape(2, 4)
+    got = jax.jit(shuffle.take_rows)(tree, idx)
+    assert got["none"] is None
+    for name in ("obs", "scalar", "action", "flag"):
+        assert got[name].dtype == tree[name].dtype
+        np.testing.assert_array_equal(got[name], np.asarray(tree[name])[np.asarray(idx)])
+
+
+def test_take_rows_rejects_leaves_of_different_lengths():
+    with pytest.raises(ValueError, match="leading size"):
+        shuffle.take_rows((np.zeros((4, 2)), np.zeros(5)), np.arange(2))

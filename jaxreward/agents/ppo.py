@@ -276,7 +276,9 @@ class PPO:
         """`update_epochs` passes of `num_minibatches` minibatch steps over the rollout."""
         cfg, hyper = self.cfg, state.hyper
         advantages, returns = self.advantages(state.params, hyper, batch)
-        flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), (batch, advantages, returns))
+        # Only the fields the loss reads are shuffled (take_rows gathers them together).
+        used = batch.replace(next_obs=None, reward=None, termination=None, done=None, reward_int=None)
+        flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), (used, advantages, returns))
         n = flat[1].shape[0]
         mb_size = n // cfg.num_minibatches
 
@@ -292,7 +294,7 @@ class PPO:
         def epoch(carry, epoch_rng):
             k_perm, k_ent = jax.random.split(epoch_rng)
             perm = shuffle.permutation(k_perm, n)[: mb_size * cfg.num_minibatches]
-            shuffled = jax.tree.map(lambda x: x[perm].reshape((cfg.num_minibatches, mb_size) + x.shape[1:]), flat)
+            shuffled = shuffle.take_rows(flat, perm.reshape(cfg.num_minibatches, mb_size))
             ent_rngs = jax.random.split(k_ent, cfg.num_minibatches)
             return jax.lax.scan(minibatch_step, carry, (*shuffled, ent_rngs))
 

@@ -118,7 +118,7 @@ class InverseDynamicsEmbedding:
         def step(carry, idx):
             params, opt_state = carry
             (_, metrics), grads = jax.value_and_grad(self._loss, has_aux=True)(
-                params, normalizer, *(x[idx] for x in flat)
+                params, normalizer, *shuffle.take_rows(flat, idx)
             )
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), metrics

@@ -89,7 +89,7 @@ class Regression(RewardModel):
 
         def minibatch_step(carry, idx):
             params, opt_state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params, x[idx], y[idx])
+            loss, grads = jax.value_and_grad(loss_fn)(params, *shuffle.take_rows((x, y), idx))
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), loss
 

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
+from jaxreward import shuffle
 from jaxreward.nets.mlp import MLP
 from jaxreward.nets.normalizer import Normalizer
 from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
@@ -164,7 +165,7 @@ class RND(RewardModel):
 
         def minibatch_step(carry, idx):
             predictor, opt_state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(predictor, x[idx], target[idx])
+            loss, grads = jax.value_and_grad(loss_fn)(predictor, *shuffle.take_rows((x, target), idx))
             updates, opt_state = self.optimizer.update(grads, opt_state, predictor)
             return (optax.apply_updates(predictor, updates), opt_state), loss
 
