@@ -12,9 +12,9 @@ with _contextlib.redirect_stdout(_io.StringIO()):
     import mujoco.mjx  # noqa: F401
 
 from envs.core import Env, State
-from envs.registry import make, names, options, register, spec
+from envs.registry import make, names, options, parse_option, register, spec
 from envs.wrappers import AutoReset, TimeLimit, Vmap, training_wrap
 
 from envs import _catalog  # noqa: F401  (registers the built-in environments)
 
-__all__ = ["Env", "State", "make", "names", "options", "register", "spec", "AutoReset", "TimeLimit", "Vmap", "training_wrap"]
+__all__ = ["Env", "State", "make", "names", "options", "parse_option", "register", "spec", "AutoReset", "TimeLimit", "Vmap", "training_wrap"]

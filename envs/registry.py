@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -73,3 +74,17 @@ def make(name: str, episode_length: int | None = None, time_limit: bool = True, 
     if time_limit:
         env = TimeLimit(env, episode_length or env.default_episode_length)
     return env
+
+
+def parse_option(item: str) -> tuple[str, Any]:
+    """A command line's `KEY=VALUE` -> (key, value) for `make(name, key=value)`: VALUE is
+    read as JSON (`true`/`false` in any case, numbers, `[0.3, 0.3]`, with lists made tuples
+    so that configs holding options stay hashable), or kept as text if it is not JSON."""
+    if "=" not in item:
+        raise ValueError(f"an environment option is KEY=VALUE, got {item!r}")
+    key, text = item.split("=", 1)
+    try:
+        value = json.loads(text.lower() if text.lower() in ("true", "false") else text)
+    except json.JSONDecodeError:
+        value = text
+    return key, tuple(value) if isinstance(value, list) else value

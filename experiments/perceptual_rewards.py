@@ -80,6 +80,19 @@ from jaxreward.training.compile_cache import enable_compile_cache
 from jaxreward.training.trainer import Trainer
 
 ENVS = ("reach", "push", "drawer_open")
+#: Task variants: name -> (registered env, its options). `reach_fixed_goal` is reach with one
+#: goal for every episode, (0.3, 0, 0.3) m, 0.23 m from the arm's rest pose: the paper's
+#: setting, one task per reward. On `reach` the goal is drawn per episode, and a reward made
+#: from demo frames without the goal (the mean success-frame embedding; step classifiers
+#: pooled over all goals) does not say which goal this episode has.
+VARIANTS = {
+    "reach_fixed_goal": ("reach", (("goal_height", (0.3, 0.3)), ("goal_radius", (0.3, 0.3)), ("goal_yaw", 0.0))),
+}
+
+
+def task_env(task: str) -> tuple[str, tuple]:
+    """(registered env name, env options) of an experiment task name."""
+    return VARIANTS.get(task, (task, ()))
 SCALES = {
     # Smoke episodes are cut to about twice the scripted controllers' time to success (reach's
     # 24 steps and TCN settings are those of tests/test_perceptual.py, so the tests share
@@ -122,8 +135,10 @@ def increase_flags(rewards: np.ndarray, test: demo_io.Demos) -> np.ndarray:
 def run_env(env: str, scale: dict, seed: int) -> tuple[list[dict], list[dict]]:
     """(correlation rows, trajectory rows) of one task."""
     size = scale["size"]
-    collect = lambda n, s: demo_io.collect(env, n, seed=s, noise_scale=NOISE, height=size, width=size,
-                                           episode_length=scale["episode_length"].get(env))
+    name, options = task_env(env)
+    collect = lambda n, s: demo_io.collect(name, n, seed=s, noise_scale=NOISE, height=size, width=size,
+                                           episode_length=scale["episode_length"].get(env, scale["episode_length"].get(name)),
+                                           env_options=dict(options))
     both = collect(scale["train_demos"] + scale["test_demos"], seed)
     train, test = both.subset(slice(0, scale["train_demos"])), both.subset(slice(scale["train_demos"], None))
     cfg = tcn.TCNConfig(channels=(8, 16, 16), batch_size=32, train_steps=scale["tcn_steps"])
@@ -203,8 +218,9 @@ RL_ITERATIONS_PER_LOG = 4
 def rl_config(env: str, rl: dict, demos_path: str, encoder_path: str, num_runs: int, total_steps: int):
     """The TrainConfig of part 2 for `env`: all `RL_REWARDS` as terms, `num_runs` runs."""
     per_log = RL_ITERATIONS_PER_LOG * rl["num_envs"] * RL_PPO["unroll_length"]
+    name, options = task_env(env)
     return presets.config_for(
-        env, num_envs=rl["num_envs"], total_steps=total_steps, num_log_points=max(1, total_steps // per_log),
+        name, env_options=options, num_envs=rl["num_envs"], total_steps=total_steps, num_log_points=max(1, total_steps // per_log),
         num_seeds=num_runs, ppo=RL_PPO,
         reward={"terms": ",".join(RL_REWARDS),
                 "demo": {"demos": demos_path, "encoder": f"tcn:{encoder_path}", "num_features": NUM_FEATURES}},
@@ -220,7 +236,9 @@ def run_rl(env: str, scale: dict, seed: int, out: str, runs_dir: str, total_step
     """
     rl, size = scale["rl"], scale["size"]
     enable_compile_cache()  # before the demo collection and the TCN, not only the training (loop.train)
-    demos = demo_io.collect(env, scale["train_demos"], seed=seed, noise_scale=NOISE, height=size, width=size)
+    name, options = task_env(env)
+    demos = demo_io.collect(name, scale["train_demos"], seed=seed, noise_scale=NOISE, height=size, width=size,
+                            env_options=dict(options))
     cfg_tcn = tcn.TCNConfig(channels=(8, 16, 16), batch_size=32, train_steps=scale["tcn_steps"])
     encoder, _ = tcn.train_tcn(demos.frames, np.full(demos.num_demos, demos.length + 1), jax.random.PRNGKey(seed), cfg_tcn)
     demos_path, encoder_path = os.path.join(out, f"rl_{env}_demos.npz"), os.path.join(out, f"rl_{env}_tcn.msgpack")
@@ -307,8 +325,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--part", choices=("eval", "rl", "all"), default="eval",
                         help="eval: part 1 (held-out correlation); rl: part 2 (PPO success vs env steps); all: both")
     parser.add_argument("--envs", default=None,
-                        help="comma-separated tasks with scripted controllers (default: all three for part 1, "
-                             "the scale's tasks for part 2)")
+                        help="comma-separated tasks with scripted controllers, or variants "
+                             f"({', '.join(VARIANTS)}) (default: all three for part 1, the scale's tasks for part 2)")
     parser.add_argument("--rl-steps", type=int, default=None, help="override the scale's env steps per PPO run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/perceptual_rewards")

@@ -216,6 +216,7 @@ def _env_option_value(text: str):
 
 
 def config_from_args(args) -> "TrainConfig":  # noqa: F821
+    import envs
     from jaxreward.training import presets
 
     overrides: dict = {"seed": args.seed, "num_seeds": args.seeds, "learner": args.learner, "checkpoint_every": args.checkpoint_every,
@@ -228,8 +229,7 @@ def config_from_args(args) -> "TrainConfig":  # noqa: F821
     for item in args.env_option:
         if "=" not in item:
             raise ValueError(f"--env-option expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        env_options.append((key, _env_option_value(value)))
+        env_options.append(envs.parse_option(item))
     if env_options:
         overrides["env_options"] = tuple(env_options)
     for key, value in vars(args).items():

@@ -12,6 +12,9 @@ File format (`.npz`, written by `numpy.savez_compressed`; version `FORMAT_VERSIO
 
     format_version  int      FORMAT_VERSION
     env             str      registry name of the environment (e.g. "reach")
+    env_options     str      JSON object of the environment options the demos were collected
+                             with (`envs.make(env, **options)`; "{}" for the defaults). Optional:
+                             files without it were collected with the defaults.
     camera          str      camera the frames were rendered from ("" = the env's default)
     height, width   int      render size in pixels
     noise_scale     float    std of the Gaussian noise added to the scripted actions
@@ -30,6 +33,7 @@ not stop at success; `first_success` gives where each one first succeeded.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from dataclasses import dataclass
 
@@ -61,6 +65,8 @@ class Demos:
     camera: str = ""
     noise_scale: float = 0.0
     seed: int = 0
+    #: ((name, value), ...) environment options of the collection (`envs.make(env, **options)`).
+    env_options: tuple = ()
 
     @property
     def num_demos(self) -> int:
@@ -85,16 +91,17 @@ class Demos:
         """The demos selected by `index` (an int array, slice or mask over N)."""
         pick = lambda a: a[index]
         return Demos(self.env, pick(self.frames), pick(self.obs), pick(self.actions), pick(self.reward),
-                     pick(self.success), self.camera, self.noise_scale, self.seed)
+                     pick(self.success), self.camera, self.noise_scale, self.seed, self.env_options)
 
 
 def collect(env_name: str, n: int, seed: int = 0, noise_scale: float = 0.0, height: int = 32, width: int = 32,
-            camera: str = "", episode_length: int | None = None) -> Demos:
+            camera: str = "", episode_length: int | None = None, env_options: dict | None = None) -> Demos:
     """Runs the scripted controller of `env_name` for `n` episodes in one compiled program.
 
     Each episode resets with its own key and steps `episode_length` times (default: the
     env's episode length), rendering every state at `height` x `width` from `camera`
-    ("" = the env's default view).
+    ("" = the env's default view). `env_options` are passed to `envs.make` (e.g. a fixed
+    goal for `reach`) and stored with the demos.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
@@ -102,7 +109,8 @@ def collect(env_name: str, n: int, seed: int = 0, noise_scale: float = 0.0, heig
         raise ValueError(f"render size must be at least 8x8 pixels, got {height}x{width}")
     if noise_scale < 0:
         raise ValueError(f"noise_scale must be >= 0, got {noise_scale}")
-    env = envs.make(env_name, time_limit=False)
+    options = tuple(sorted((env_options or {}).items()))
+    env = envs.make(env_name, time_limit=False, **dict(options))
     if not hasattr(env, "scripted_action"):
         raise ValueError(f"environment {env_name!r} has no scripted controller (env.scripted_action); the "
                          f"manipulation tasks have one: reach, push, pick_place, drawer_open")
@@ -132,7 +140,7 @@ def collect(env_name: str, n: int, seed: int = 0, noise_scale: float = 0.0, heig
     out = jax.device_get(jax.jit(jax.vmap(episode))(keys))
     frames, obs, actions, reward, success = (np.asarray(a) for a in out)
     return Demos(env_name, frames, obs.astype(np.float32), actions.astype(np.float32), reward.astype(np.float32),
-                 success.astype(bool), camera, float(noise_scale), int(seed))
+                 success.astype(bool), camera, float(noise_scale), int(seed), options)
 
 
 def save(path: str, demos: Demos) -> None:
@@ -142,7 +150,8 @@ def save(path: str, demos: Demos) -> None:
     height, width = demos.size
     with open(path, "wb") as f:  # a file object: numpy would otherwise append ".npz" to other names
         np.savez_compressed(
-            f, format_version=np.int64(FORMAT_VERSION), env=np.str_(demos.env), camera=np.str_(demos.camera),
+            f, format_version=np.int64(FORMAT_VERSION), env=np.str_(demos.env),
+            env_options=np.str_(json.dumps(dict(demos.env_options))), camera=np.str_(demos.camera),
             height=np.int64(height), width=np.int64(width), noise_scale=np.float64(demos.noise_scale),
             seed=np.int64(demos.seed), frames=demos.frames, obs=demos.obs, actions=demos.actions,
             reward=demos.reward, success=demos.success,
@@ -189,13 +198,24 @@ def load(path: str, env: str | None = None, size: tuple[int, int] | None = None)
         fail(f"holds demonstrations of {name!r}, not of {env!r}")
     if size is not None and (height, width) != tuple(size):
         fail(f"frames are {height}x{width}, expected {size[0]}x{size[1]}; collect them again with that size")
+    try:
+        options = json.loads(str(contents["env_options"])) if "env_options" in contents else {}
+        if not isinstance(options, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as e:
+        fail(f"env_options {str(contents['env_options'])!r} is not a JSON object of environment options ({e})")
+    # JSON gives lists; the environments take tuples (and configs must stay hashable).
+    options = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
     if name in envs.names():
-        sizes = envs.make(name, time_limit=False)
+        try:
+            sizes = envs.make(name, time_limit=False, **dict(options))
+        except ValueError as e:
+            fail(f"its env_options do not build {name!r}: {e}")
         if contents["obs"].shape[2] != sizes.observation_size or contents["actions"].shape[2] != sizes.action_size:
             fail(f"obs/action sizes {contents['obs'].shape[2]}/{contents['actions'].shape[2]} do not match "
                  f"environment {name!r} ({sizes.observation_size}/{sizes.action_size})")
     return Demos(name, frames, contents["obs"], contents["actions"], contents["reward"], contents["success"],
-                 str(contents["camera"]), float(contents["noise_scale"]), int(contents["seed"]))
+                 str(contents["camera"]), float(contents["noise_scale"]), int(contents["seed"]), options)
 
 
 # -- command line --------------------------------------------------------------------------
@@ -213,6 +233,8 @@ def add_parser(sub) -> None:
     p.add_argument("--camera", default="", help="camera name (default: the environment's default view)")
     p.add_argument("--episode-length", type=int, default=None, help="steps per demo (default: the env's episode length)")
     p.add_argument("--seed", type=int, default=0, help="PRNG seed")
+    p.add_argument("--env-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="environment option (repeatable), e.g. goal_yaw=0.8 or goal_radius=[0.3,0.3]")
 
 
 def run_command(args) -> int:
@@ -220,8 +242,9 @@ def run_command(args) -> int:
     import sys
 
     try:
+        options = dict(envs.parse_option(item) for item in args.env_option)
         demos = collect(args.env, args.n, seed=args.seed, noise_scale=args.noise, height=args.size, width=args.size,
-                        camera=args.camera, episode_length=args.episode_length)
+                        camera=args.camera, episode_length=args.episode_length, env_options=options)
         save(args.out, demos)
     except ValueError as e:
         print(f"jaxreward: error: {e}", file=sys.stderr)

@@ -2,11 +2,15 @@
 planted synthetic features; the demonstrations file; the TCN and the rewards on scripted
 `reach` demonstrations rendered at 32x32 (one compiled collection, shared by the module)."""
 
+import dataclasses
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import envs
 from jaxreward import demos as demo_io
 from jaxreward.rewards.base import RewardSpec, TransitionBatch
 from jaxreward.rewards.perceptual import models, segmentation, steps, tcn
@@ -150,6 +154,32 @@ def test_demo_file_round_trip_and_clear_errors(reach_demos, tmp_path):
         demo_io.load(str(tmp_path / "short.npz"))
     with pytest.raises(demo_io.DemoFileError, match=r"missing\.npz.*no such file"):
         demo_io.load(str(tmp_path / "missing.npz"))
+    # Environment options travel with the demos; files without them mean the defaults.
+    assert back.env_options == () and json.loads(str(contents["env_options"])) == {}
+    options = (("goal_radius", (0.3, 0.3)), ("goal_yaw", 0.0))
+    demo_io.save(path, dataclasses.replace(reach_demos, env_options=options))
+    assert demo_io.load(path).env_options == options
+    np.savez(tmp_path / "old.npz", **{k: v for k, v in contents.items() if k != "env_options"})
+    assert demo_io.load(str(tmp_path / "old.npz")).env_options == ()
+    np.savez(tmp_path / "badopt.npz", **dict(contents, env_options="[1, 2]"))
+    with pytest.raises(demo_io.DemoFileError, match=r"badopt\.npz.*env_options '\[1, 2\]' is not a JSON object"):
+        demo_io.load(str(tmp_path / "badopt.npz"))
+    np.savez(tmp_path / "unknown.npz", **dict(contents, env_options='{"goal_yaww": 0}'))
+    with pytest.raises(demo_io.DemoFileError, match=r"unknown\.npz.*env_options do not build 'reach'.*goal_yaww"):
+        demo_io.load(str(tmp_path / "unknown.npz"))
+
+
+def test_fixed_goal_variant_has_one_goal():
+    """experiments.perceptual_rewards' reach_fixed_goal: every reset puts the goal at the same
+    point (obs[12:15] is the goal), while the arm's start still varies."""
+    from experiments import perceptual_rewards as pr
+
+    name, options = pr.task_env("reach_fixed_goal")
+    env = envs.make(name, time_limit=False, **dict(options))
+    obs = np.stack([np.asarray(env.reset(jax.random.PRNGKey(i)).obs) for i in range(3)])
+    np.testing.assert_allclose(obs[:, 12:15], np.tile([0.3, 0.0, 0.3], (3, 1)), atol=1e-6)
+    assert np.ptp(obs[:, :3], axis=0).max() > 1e-3
+    assert pr.task_env("reach") == ("reach", ())
 
 
 def test_demos_command(reach_demos, tmp_path, capsys, monkeypatch):
@@ -163,8 +193,13 @@ def test_demos_command(reach_demos, tmp_path, capsys, monkeypatch):
     rc = main(["demos", "--env", "reach", "--n", "12", "--out", out, "--noise", "0.1", "--size", "32",
                "--episode-length", "24", "--seed", "0"])
     assert rc == 0 and "12/12 succeed" in capsys.readouterr().out
-    assert calls == [(("reach", 12), dict(seed=0, noise_scale=0.1, height=32, width=32, camera="", episode_length=24))]
+    assert calls == [(("reach", 12), dict(seed=0, noise_scale=0.1, height=32, width=32, camera="", episode_length=24,
+                                          env_options={}))]
     assert np.array_equal(demo_io.load(out, env="reach").frames, reach_demos.frames)
+    calls.clear()
+    assert main(["demos", "--env", "reach", "--out", out, "--env-option", "goal_yaw=0",
+                 "--env-option", "goal_radius=[0.3, 0.3]"]) == 0
+    assert calls[0][1]["env_options"] == {"goal_yaw": 0, "goal_radius": (0.3, 0.3)}
     monkeypatch.undo()
     assert main(["demos", "--env", "cartpole", "--n", "2", "--out", out]) == 2
     assert "'cartpole' has no scripted controller" in capsys.readouterr().err
