@@ -92,3 +92,61 @@ def test_ppo_experiment_fraction_of_gold_uses_each_runs_final_window():
     assert out["gold"]["final_gold_return"] == 150.0 and out["gold"]["fraction_of_gold"] == 1.0
     assert out["vlm"]["fraction_of_gold"] == pytest.approx(75.0 / 150.0)
     assert out["vlm"]["first_log_gold_return"] == 30.0 and out["vlm"]["final_proxy_return"] == 150.0
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_experiment_task_and_encoder_sweep_write_one_line_per_encoder(tmp_path):
+    """MountainCar with the paper's prompts, two (random-weight, test-only) checkpoints of both
+    layouts: one EPIC-vs-α curve each, in [0, 1]."""
+    import csv
+
+    from experiments import vlm_rm
+
+    rows = vlm_rm.main(["--task", "mountain_car", "--states", "48", "--clip-checkpoint", str(DATA / "clip_tiny_hf"),
+                        "--clip-checkpoint", str(DATA / "clip_tiny_openclip"), "--out", str(tmp_path)])
+    assert len(rows) == 2 * 11 and len({r["encoder"] for r in rows}) == 2
+    assert all(0.0 <= r["epic_distance"] <= 1.0 for r in rows)
+    text = (tmp_path / "epic_vs_alpha.csv").read_text()
+    assert "a car at the peak of the mountain, next to the yellow flag" in text.splitlines()[0]
+    table = list(csv.DictReader(text.splitlines()[1:]))
+    assert len(table) == 22 and {t["task"] for t in table} == {"mountain_car"}
+    assert (tmp_path / "epic_vs_alpha.png").stat().st_size > 0 and (tmp_path / "command.txt").exists()
+
+
+def test_experiment_refuses_the_standin_off_cartpole():
+    from experiments import vlm_rm
+
+    with pytest.raises(SystemExit):
+        vlm_rm.main(["--standin", "--task", "mountain_car"])
+
+
+@pytest.mark.parametrize("pose", ["kneeling", "arms_raised"])
+def test_humanoid_poses_stand_on_the_floor_with_both_labels(pose):
+    """The humanoid tasks' states: both classes drawn, every pose lowered until its lowest
+    leg point is 0.02 m above the floor, labels equal to the predicate on the returned pose."""
+    import mujoco
+
+    import envs
+    from experiments import vlm_rm
+
+    qpos, labels = vlm_rm.humanoid_states(40, 0, pose)
+    assert 5 <= labels.sum() <= 35, labels.sum()
+    model = envs.make("humanoid").unwrapped.mj_model
+    data = mujoco.MjData(model)
+    legs = [g for g in range(model.ngeom) if model.geom_bodyid[g] > 1 and model.geom_type[g] != mujoco.mjtGeom.mjGEOM_PLANE]
+    body = lambda name: mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)
+    geom = lambda name: mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, name)
+    for q, label in zip(qpos, labels):
+        data.qpos[:] = q
+        mujoco.mj_kinematics(model, data)
+        assert abs(min(data.geom_xpos[g][2] - model.geom_rbound[g] for g in legs) - 0.02) < 1e-4
+        if pose == "kneeling":
+            knees = max(data.xpos[body("right_shin")][2], data.xpos[body("left_shin")][2])
+            expected = knees < vlm_rm.KNEE_HEIGHT and data.xpos[body("torso")][2] > vlm_rm.TORSO_HEIGHT
+        else:
+            head = data.geom_xpos[geom("head")][2]
+            hands = min(data.geom_xpos[geom("right_hand")][2], data.geom_xpos[geom("left_hand")][2])
+            expected = hands > head > vlm_rm.STANDING_HEAD
+        assert label == float(expected)
