@@ -17,6 +17,7 @@ The point maze terminates at the goal here (`terminate_at_goal`), so that an epi
 success means the goal was reached, not that the point sat on it at the time limit.
 
     python -m experiments.exploration_sparse --scale smoke     # minutes on a 2-core CPU
+    python -m experiments.exploration_sparse --scale cpu       # deep sea 10 and 20, 1M steps, 3 seeds
     python -m experiments.exploration_sparse --scale paper     # GPU/TPU budget
 
 Writes results/exploration_sparse/: exploration_sparse.png, curves.csv (every log point,
@@ -49,6 +50,11 @@ SETTINGS = {
         ("deep_sea_8", "deep_sea", (("size", 8),), None),
         ("point_maze_u", "point_maze_sparse", (("terminate_at_goal", True),), None),
     ],
+    # Between the two: deep sea at two sizes, long enough for a bonus to matter (CPU, ~30 min).
+    "cpu": [
+        ("deep_sea_10", "deep_sea", (("size", 10),), None),
+        ("deep_sea_20", "deep_sea", (("size", 20),), None),
+    ],
     "paper": [
         ("point_maze_medium", "point_maze_medium_sparse", (("terminate_at_goal", True),), None),
         ("point_maze_large", "point_maze_large_sparse", (("terminate_at_goal", True),), None),
@@ -62,6 +68,7 @@ SETTINGS = {
 
 BUDGETS = {
     "smoke": dict(num_seeds=2, total_steps=16 * 32 * 24, num_envs=16, log_points=8, hidden=(32, 32), unroll=32),
+    "cpu": dict(num_seeds=3, total_steps=1_048_576, num_envs=64, log_points=32, hidden=(64, 64), unroll=32),
     "paper": dict(num_seeds=5, total_steps=20_000_000, num_envs=256, log_points=50, hidden=(64, 64), unroll=128),
 }
 

@@ -142,8 +142,7 @@ def run_env(env: str, scale: dict, seed: int) -> tuple[list[dict], list[dict]]:
     both = collect(scale["train_demos"] + scale["test_demos"], seed)
     train, test = both.subset(slice(0, scale["train_demos"])), both.subset(slice(scale["train_demos"], None))
     cfg = tcn.TCNConfig(channels=(8, 16, 16), batch_size=32, train_steps=scale["tcn_steps"])
-    encoder, losses = tcn.train_tcn(train.frames, np.full(train.num_demos, train.length + 1),
-                                    jax.random.PRNGKey(seed), cfg)
+    encoder, losses = models.train_demo_encoder(train, jax.random.PRNGKey(seed), cfg)
     fitted = models.fit_demo_rewards(train, encoder, scale["num_steps"], NUM_FEATURES)
     learned = evaluate(test, encoder, fitted)
     rows, traj = [], []
@@ -240,10 +239,17 @@ def run_rl(env: str, scale: dict, seed: int, out: str, runs_dir: str, total_step
     demos = demo_io.collect(name, scale["train_demos"], seed=seed, noise_scale=NOISE, height=size, width=size,
                             env_options=dict(options))
     cfg_tcn = tcn.TCNConfig(channels=(8, 16, 16), batch_size=32, train_steps=scale["tcn_steps"])
-    encoder, _ = tcn.train_tcn(demos.frames, np.full(demos.num_demos, demos.length + 1), jax.random.PRNGKey(seed), cfg_tcn)
+    encoder, _ = models.train_demo_encoder(demos, jax.random.PRNGKey(seed), cfg_tcn)
     demos_path, encoder_path = os.path.join(out, f"rl_{env}_demos.npz"), os.path.join(out, f"rl_{env}_tcn.msgpack")
     demo_io.save(demos_path, demos)
     tcn.save_encoder(encoder_path, encoder)
+    # What the demonstrations themselves score under each reward (the training builds the
+    # same fit from the same files): a policy whose proxy return exceeds its demos' while its
+    # gold return stays below theirs has found states the reward overrates.
+    fitted = models.fit_demo_rewards(demos, encoder, models.DemoRewardConfig().num_steps, NUM_FEATURES)
+    demo_returns = {kind: float(r.sum(1).mean()) for kind, r in evaluate(demos, encoder, fitted).items()}
+    demo_returns["gold"] = float(demos.reward.sum(1).mean())
+    demo_returns["success"] = float(demos.success[:, 1:].sum(1).mean())
 
     runs = [(reward, seed + i) for reward in RL_REWARDS for i in range(rl["num_seeds"])]
     cfg = rl_config(env, rl, demos_path, encoder_path, len(runs), total_steps)
@@ -259,7 +265,8 @@ def run_rl(env: str, scale: dict, seed: int, out: str, runs_dir: str, total_step
              "success": r["success"], "gold_return": r["gold_return"], "proxy_return": r["proxy_return"]}
             for r in result.rows]
     timing = {"compile_s": result.summary["compile_time_s"], "train_s": result.summary["train_time_s"],
-              "env_steps_per_s": result.summary["steps_per_second"]}
+              "env_steps_per_s": result.summary["steps_per_second"], "demo_returns": demo_returns,
+              "demo_gold_return": demo_returns["gold"]}
     print(f"{env} PPO: {len(runs)} runs x {cfg.num_iterations * cfg.steps_per_iteration:,} env steps, compile "
           f"{timing['compile_s']:.0f}s, train {timing['train_s']:.0f}s, {timing['env_steps_per_s']:,.0f} env steps/s "
           f"(all runs)", flush=True)
@@ -267,11 +274,12 @@ def run_rl(env: str, scale: dict, seed: int, out: str, runs_dir: str, total_step
 
 
 def summarize_rl(rows: list[dict], timings: dict) -> list[dict]:
-    """Per (env, reward): final success rate and gold return (mean and std over seeds of
-    each seed's mean over the last 10% of log points), with the task's timing."""
+    """Per (env, reward): final success rate, gold and proxy return (mean and std over seeds
+    of each seed's mean over the last 10% of log points), the train demos' return under the
+    same reward (`demo_proxy_return`) and gold reward, and the task's timing."""
     out = []
     for env, reward in dict.fromkeys((r["env"], r["reward"]) for r in rows):
-        finals = {c: [] for c in ("success", "gold_return")}
+        finals = {c: [] for c in ("success", "gold_return", "proxy_return")}
         seeds = sorted({r["seed"] for r in rows if r["env"] == env and r["reward"] == reward})
         for seed in seeds:
             curve = [r for r in rows if (r["env"], r["reward"], r["seed"]) == (env, reward, seed)]
@@ -282,7 +290,10 @@ def summarize_rl(rows: list[dict], timings: dict) -> list[dict]:
                     "final_success": float(np.mean(finals["success"])),
                     "final_success_std": float(np.std(finals["success"])),
                     "final_gold_return": float(np.mean(finals["gold_return"])),
-                    "final_gold_return_std": float(np.std(finals["gold_return"])), **timings[env]})
+                    "final_gold_return_std": float(np.std(finals["gold_return"])),
+                    "final_proxy_return": float(np.mean(finals["proxy_return"])),
+                    "demo_proxy_return": timings[env]["demo_returns"].get(reward, float("nan")),
+                    **{k: v for k, v in timings[env].items() if k != "demo_returns"}})
     return out
 
 
@@ -328,11 +339,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         help="comma-separated tasks with scripted controllers, or variants "
                              f"({', '.join(VARIANTS)}) (default: all three for part 1, the scale's tasks for part 2)")
     parser.add_argument("--rl-steps", type=int, default=None, help="override the scale's env steps per PPO run")
+    parser.add_argument("--frame-size", type=int, default=None, help="override the scale's frame height and width (pixels)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="results/perceptual_rewards")
     parser.add_argument("--runs", default="runs/perceptual_rewards", help="part 2's training run directories")
     args = parser.parse_args(argv)
     scale = SCALES[args.scale]
+    if args.frame_size is not None:
+        if args.frame_size < 16:
+            parser.error(f"--frame-size must be at least 16, got {args.frame_size}")
+        scale = dict(scale, size=args.frame_size)
     os.makedirs(args.out, exist_ok=True)
     command = "python -m experiments.perceptual_rewards " + " ".join(argv if argv is not None else sys.argv[1:]) + "\n"
     start = time.time()
@@ -384,7 +400,8 @@ def run_rl_part(env_names, scale: dict, args, start: float) -> list[dict]:
     for s in summary:
         print(f"{s['env']:<12} PPO on {s['reward']:<18} final success {s['final_success']:.2f} ± "
               f"{s['final_success_std']:.2f}   gold return {s['final_gold_return']:7.2f} ± "
-              f"{s['final_gold_return_std']:.2f} ({s['seeds']} seeds)")
+              f"{s['final_gold_return_std']:.2f} (demos {s['demo_gold_return']:7.2f})   proxy return "
+              f"{s['final_proxy_return']:8.2f} (demos {s['demo_proxy_return']:8.2f}) ({s['seeds']} seeds)")
     return summary
 
 

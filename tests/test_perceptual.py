@@ -103,7 +103,7 @@ def reach_demos():
 def fitted(reach_demos):
     train = reach_demos.subset(slice(0, NUM_TRAIN))
     cfg = tcn.TCNConfig(channels=(8, 16, 16), batch_size=32, train_steps=150)
-    encoder, losses = tcn.train_tcn(train.frames, np.full(NUM_TRAIN, train.length + 1), jax.random.PRNGKey(0), cfg)
+    encoder, losses = models.train_demo_encoder(train, jax.random.PRNGKey(0), cfg)
     return encoder, losses, models.fit_demo_rewards(train, encoder, num_steps=3, num_features=8)
 
 
@@ -350,15 +350,18 @@ def test_rl_part_tables_plot_and_fixed_log_chunk(tmp_path):
 
     # Made-up curves: 2 rewards x 2 seeds x 10 log points; the final value is the last 10%.
     rows = [dict(env="reach", reward=reward, seed=seed, env_steps=1024 * (k + 1), success=(k + 1) / 10 * level,
-                 gold_return=-10.0 + k + seed, proxy_return=0.0)
+                 gold_return=-10.0 + k + seed, proxy_return=2.0 * k)
             for reward, level in (("gold", 1.0), ("success", 0.5)) for seed in (0, 1) for k in range(10)]
-    timing = {"reach": {"compile_s": 1.0, "train_s": 2.0, "env_steps_per_s": 3.0}}
+    timing = {"reach": {"compile_s": 1.0, "train_s": 2.0, "env_steps_per_s": 3.0, "demo_gold_return": -2.0,
+                        "demo_returns": {"gold": -2.0}}}
     summary = {s["reward"]: s for s in pr.summarize_rl(rows, timing)}
     assert summary["gold"]["final_success"] == pytest.approx(1.0)
     assert summary["success"]["final_success"] == pytest.approx(0.5)
     assert summary["gold"]["final_gold_return"] == pytest.approx(-0.5)  # seeds end at -1 and 0
     assert summary["gold"]["final_gold_return_std"] == pytest.approx(0.5)
     assert summary["gold"]["seeds"] == 2 and summary["gold"]["env_steps_per_s"] == 3.0
+    assert summary["gold"]["final_proxy_return"] == pytest.approx(18.0)
+    assert summary["gold"]["demo_proxy_return"] == -2.0 and np.isnan(summary["success"]["demo_proxy_return"])
     pr._write_csv(str(tmp_path / "rl_summary.csv"), list(summary.values()))
     pr.plot_rl(rows, str(tmp_path / "perceptual_rl.png"))
     assert (tmp_path / "perceptual_rl.png").stat().st_size > 0
@@ -369,3 +372,17 @@ def test_rl_part_tables_plot_and_fixed_log_chunk(tmp_path):
         cfg = pr.rl_config("reach", rl, "demos.npz", "tcn.msgpack", 12, steps)
         assert cfg.iterations_per_log == pr.RL_ITERATIONS_PER_LOG and cfg.num_iterations * cfg.steps_per_iteration == steps
         assert cfg.reward.terms.split(",") == list(pr.RL_REWARDS)
+    cfg = pr.rl_config("reach_fixed_goal", rl, "demos.npz", "tcn.msgpack", 12, 2048)
+    assert cfg.env == "reach" and dict(cfg.env_options) == dict(pr.VARIANTS["reach_fixed_goal"][1])
+
+
+def test_demo_encoder_trains_on_frames_up_to_success(reach_demos, monkeypatch):
+    """The TCN sees each demo up to its first success (never fewer than negative_gap + 2
+    frames), not the frames where the scripted demo holds still after it."""
+    seen = {}
+    monkeypatch.setattr(tcn, "train_tcn", lambda frames, lengths, rng, cfg: seen.update(lengths=lengths) or (None, None))
+    cfg = tcn.TCNConfig(negative_gap=6)
+    models.train_demo_encoder(reach_demos, jax.random.PRNGKey(0), cfg)
+    first = reach_demos.first_success()
+    np.testing.assert_array_equal(seen["lengths"], np.minimum(np.maximum(first + 1, 8), reach_demos.length + 1))
+    assert np.all(seen["lengths"] < reach_demos.length + 1) or np.any(first < 0)

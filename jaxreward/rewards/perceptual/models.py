@@ -61,6 +61,24 @@ def demo_segments(demos: Demos, extra_frames: int = 0) -> np.ndarray:
     return np.where(first >= 0, np.minimum(first + 1 + extra_frames, demos.length + 1), demos.length + 1)
 
 
+def train_demo_encoder(demos: Demos, rng: jax.Array, cfg=None):
+    """The time-contrastive encoder (`tcn.train_tcn`) on the demos' frames up to their first
+    success (`demo_segments`; at least `negative_gap + 2` frames each, as the triplets need).
+
+    Not on whole demos: our scripted demos hold still after success, and a TCN must push
+    apart frames far apart in time even when they look alike, so on those frames it learns
+    the time, not the task's progress. Measured on 6 held-out 50-step `reach` demos with one
+    fixed goal (experiments.perceptual_rewards' reach_fixed_goal, 32x32, TCN of 150 steps on
+    6 others): Pearson r of `goal_distance` with the dense reward −0.28 with all frames,
+    +0.92 with frames up to success; `progress_distance` +0.08 -> +0.75.
+    Returns (encoder, [train_steps] triplet losses)."""
+    from jaxreward.rewards.perceptual import tcn
+
+    cfg = tcn.TCNConfig() if cfg is None else cfg
+    lengths = np.minimum(np.maximum(demo_segments(demos), cfg.negative_gap + 2), demos.length + 1)
+    return tcn.train_tcn(demos.frames, lengths, rng, cfg)
+
+
 def frame_spec(demos: Demos) -> FrameSpec:
     """Frames as the demos were rendered: the rewards must see the same size and camera."""
     height, width = demos.size
@@ -195,7 +213,6 @@ def build_demo_reward(spec: RewardSpec, kind: str, cfg: DemoRewardConfig) -> Rew
     if cfg.encoder:
         encoder = frame_encoder.load_encoder_spec(cfg.encoder)
     else:
-        encoder, _ = tcn.train_tcn(demos.frames, np.full(demos.num_demos, demos.length + 1),
-                                   jax.random.PRNGKey(cfg.seed), tcn.TCNConfig(train_steps=cfg.tcn_steps))
+        encoder, _ = train_demo_encoder(demos, jax.random.PRNGKey(cfg.seed), tcn.TCNConfig(train_steps=cfg.tcn_steps))
     fitted = fit_demo_rewards(demos, encoder, cfg.num_steps, cfg.num_features)
     return make_demo_reward(spec, kind, encoder, fitted, frame_spec(demos))
