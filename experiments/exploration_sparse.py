@@ -11,8 +11,8 @@ training began. Lines are means over seeds, bands
 (`experiments/bonus_sweep.py`).
 
 Bonus scales: RND divides itself by the running std of its discounted return (the paper's
-normalisation); the others are divided by the running std of their per-step value
-(`norm=scale`) and weighted `BONUS_WEIGHT`. PPO combines advantages 2·A_ext + 1·A_int.
+normalisation); the others are divided by the running root mean square of their per-step
+value (`norm=scale`) and weighted `BONUS_WEIGHT`. PPO combines advantages 2·A_ext + 1·A_int.
 The point maze terminates at the goal here (`terminate_at_goal`), so that an episode's
 success means the goal was reached, not that the point sat on it at the time limit.
 

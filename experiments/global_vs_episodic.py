@@ -12,6 +12,7 @@ Methods: PPO alone, PPO+RND (global), PPO+E3B and PPO+count (episodic), PPO+RNDÃ
 one vmapped program (`experiments/bonus_sweep.py`).
 
     python -m experiments.global_vs_episodic --scale smoke
+    python -m experiments.global_vs_episodic --scale cpu      # 1 layout vs new every episode, 1M steps
     python -m experiments.global_vs_episodic --scale paper
 
 Writes results/global_vs_episodic/: global_vs_episodic.png (success and coverage vs env
@@ -41,9 +42,11 @@ VARIANTS = [
     Variant("PPO+RNDxE3B (product)", {"global_x_episodic": BONUS_WEIGHT}),
 ]
 
-CONTEXTS = {"smoke": [1, 0], "paper": [1, 4, 32, 256, 0]}
+CONTEXTS = {"smoke": [1, 0], "cpu": [1, 0], "paper": [1, 4, 32, 256, 0]}
 BUDGETS = {
     "smoke": dict(num_seeds=2, total_steps=16 * 32 * 24, num_envs=16, log_points=6, hidden=(32, 32), unroll=32),
+    # The two ends of the knob, long enough for a bonus to matter (2-core CPU, ~30 min).
+    "cpu": dict(num_seeds=3, total_steps=1_048_576, num_envs=64, log_points=32, hidden=(64, 64), unroll=32),
     "paper": dict(num_seeds=5, total_steps=10_000_000, num_envs=256, log_points=40, hidden=(64, 64), unroll=128),
 }
 

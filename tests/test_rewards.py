@@ -57,7 +57,8 @@ def test_weighted_sum_and_term_info():
 def test_running_normalisation_and_clipping():
     rng = np.random.default_rng(0)
     golds = [jnp.asarray(rng.normal(3.0, 4.0, size=(50, 8)), jnp.float32) for _ in range(20)]
-    for norm, expected_mean in (("scale", 3.0 / 4.0), ("standard", 0.0)):
+    # scale: divided by the RMS, sqrt(4^2 + 3^2) = 5; standard: centred and divided by the std.
+    for norm, expected_mean, divisor in (("scale", 3.0 / 5.0, 5.0), ("standard", 0.0, 4.0)):
         comp = Composite(SPEC, (TermConfig("gold", norm=norm),), (rewards.make("gold", SPEC),))
         state = comp.init(jax.random.PRNGKey(0))
         for g in golds:
@@ -66,11 +67,22 @@ def test_running_normalisation_and_clipping():
         all_gold = np.concatenate([np.asarray(g).ravel() for g in golds])
         assert abs(float(state.stats[0].mean[0]) - all_gold.mean()) < 1e-3
         assert abs(float(np.sqrt(state.stats[0].var[0])) - all_gold.std()) < 1e-2
-        assert abs(float(np.std(r)) - np.std(np.asarray(golds[0])) / all_gold.std()) < 1e-3
+        scale = np.sqrt(all_gold.var() + all_gold.mean() ** 2) if norm == "scale" else all_gold.std()
+        assert abs(scale - divisor) < 0.2
+        assert abs(float(np.std(r)) - np.std(np.asarray(golds[0])) / scale) < 1e-3
         assert abs(float(np.mean(r)) - expected_mean) < 0.3
     comp = Composite(SPEC, (TermConfig("gold", clip=1.0),), (rewards.make("gold", SPEC),))
     r, _ = comp.reward(comp.init(jax.random.PRNGKey(0)), batch(golds[0]))
     assert float(r.max()) == 1.0 and float(r.min()) == -1.0
+    # A constant term (an episodic count where every state is new) stays at scale 1 under
+    # norm=scale; divided by its std (~0) it was multiplied by up to 1e4.
+    comp = Composite(SPEC, (TermConfig("gold", norm="scale"),), (rewards.make("gold", SPEC),))
+    state = comp.init(jax.random.PRNGKey(0))
+    constant = jnp.full((50, 8), 0.7, jnp.float32)
+    for _ in range(5):
+        state, _ = comp.update(state, batch(constant), jax.random.PRNGKey(1))
+    r, _ = comp.reward(state, batch(constant))
+    np.testing.assert_allclose(r, 1.0, rtol=1e-4)
 
 
 def test_parse_terms():

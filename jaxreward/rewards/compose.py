@@ -33,7 +33,8 @@ NORMALIZATIONS = ("none", "scale", "standard")
 class TermConfig:
     name: str
     weight: float = 1.0
-    #: "none"; "scale": divide by the running std; "standard": subtract the running mean too.
+    #: "none"; "scale": divide by the running root mean square (the scale of an uncentred
+    #: term); "standard": subtract the running mean, divide by the running std.
     norm: str = "none"
     #: Clip the (normalised) term to [-clip, clip]; 0 disables.
     clip: float = 0.0
@@ -114,7 +115,10 @@ class Composite(RewardModel):
 
     def _transform(self, term: TermConfig, stat: Normalizer, r):
         if term.norm == "scale":
-            r = r / jnp.sqrt(stat.var[0] + 1e-8)
+            # RMS, not std: a term that is (nearly) constant, such as an episodic count on a
+            # task where every state is new each episode, has std ~0, and dividing by it
+            # multiplied the term by up to 1e4.
+            r = r / jnp.sqrt(stat.var[0] + stat.mean[0] ** 2 + 1e-8)
         elif term.norm == "standard":
             r = (r - stat.mean[0]) / jnp.sqrt(stat.var[0] + 1e-8)
         if term.clip > 0:
