@@ -20,9 +20,10 @@ success means the goal was reached, not that the point sat on it at the time lim
     python -m experiments.exploration_sparse --scale cpu       # deep sea 10 and 20, 1M steps, 3 seeds
     python -m experiments.exploration_sparse --scale paper     # GPU/TPU budget
 
-Measured at `--scale cpu` (README, "Exploration bonuses"): deep sea 10 — every method but
-the episodic count solves it (PPO alone within ~0.1M steps); deep sea 20 — PPO alone, E3B
-and the count 0.00, RND 2 of 3 seeds, ICM 0.81, RND × E3B 3 of 3.
+Measured at `--scale cpu` (README, "Intrinsic and novelty rewards"): deep sea 10 — PPO
+alone solves it within ~0.1M steps; deep sea 20 — PPO alone 0.00, RND 2 of 3 seeds. The
+rows of the `norm=scale` bonuses were measured before that normalisation was fixed (it
+divided by the std, blowing up near-constant terms) and are to be rerun.
 
 Writes results/exploration_sparse/: exploration_sparse.png, curves.csv (every log point,
 run), final.csv (last log point: mean and band per env and method), command.txt.
