@@ -15,6 +15,11 @@ one vmapped program (`experiments/bonus_sweep.py`).
     python -m experiments.global_vs_episodic --scale cpu      # 1 layout vs new every episode, 1M steps
     python -m experiments.global_vs_episodic --scale paper
 
+Measured at `--scale cpu` (README, "Intrinsic and novelty rewards"): RND best with one
+layout (1.00) and with new rooms every episode (0.99); E3B and the count 0.00 in both, below
+PPO alone (0.33, 0.76); the product 0.69 and 0.00 — the published finding is not reproduced
+here, and the episodic bonuses' failure is not yet explained.
+
 Writes results/global_vs_episodic/: global_vs_episodic.png (success and coverage vs env
 steps per setting, and final success vs number of layouts), curves.csv, final.csv,
 command.txt.
