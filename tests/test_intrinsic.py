@@ -57,6 +57,7 @@ def _two_head_batch(ppo, params, key, T=7, B=3):
         value=ppo.value(params, obs), reward=jax.random.normal(k_r, (T, B)),
         termination=done, done=done,
         reward_int=jax.random.uniform(k_ri, (T, B)), value_int=ppo.value_int(params, obs),
+        bootstrap_obs=jax.random.normal(jax.random.fold_in(key, 7), (B, OBS)),
     )
 
 
@@ -76,9 +77,18 @@ def test_intrinsic_advantage_bootstraps_from_the_intrinsic_head():
 
     zeros = jnp.zeros_like(batch.done)  # non-episodic: no termination, no trace cut
     v_int, v_int_next = ppo.value_int(params, batch.obs), ppo.value_int(params, batch.next_obs)
-    want_adv, want_ret = gae(batch.reward_int, v_int, v_int_next, zeros, zeros, 0.9, 0.8)
+    # ... and at an episode end the trace goes on from the reset observation that follows
+    # (obs[t + 1], or the rollout's bootstrap observation after the last step).
+    following = jnp.concatenate([batch.obs[1:], batch.bootstrap_obs[None]])
+    v_int_cont = jnp.where(batch.done > 0, ppo.value_int(params, following), v_int_next)
+    want_adv, want_ret = gae(batch.reward_int, v_int, v_int_cont, zeros, zeros, 0.9, 0.8)
     np.testing.assert_allclose(adv, want_adv, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(ret_int, want_ret, rtol=1e-5, atol=1e-5)
+    assert float(batch.done[-1].max()) == 1.0  # the bootstrap observation is exercised
+    # The final observation of an episode (a terminal state the head never trains on) does
+    # not reach the non-episodic intrinsic stream.
+    moved = batch.replace(next_obs=jnp.where(batch.done[..., None] > 0, 100.0, batch.next_obs))
+    np.testing.assert_allclose(ppo.advantages(params, only_int, moved)[0], adv, rtol=1e-6)
     # The peer bug: the same GAE with the extrinsic head's values gives something else.
     wrong, _ = gae(batch.reward_int, batch.value, ppo.value(params, batch.next_obs), zeros, zeros, 0.9, 0.8)
     assert np.max(np.abs(np.asarray(adv - wrong))) > 1.0
@@ -269,6 +279,24 @@ def test_composite_splits_extrinsic_and_intrinsic_streams():
     total, _ = model.reward(state, batch)
     np.testing.assert_allclose(total, ext + intr)
     assert model.intrinsic and not rewards.make_composite(spec(), rewards.RewardConfig(terms="gold,regression")).intrinsic
+    assert model.two_streams
+
+
+def test_stream_option_routes_a_term_to_the_other_stream():
+    batch = transitions(jax.random.normal(jax.random.PRNGKey(1), (6, 2, OBS))).replace(gold_reward=jnp.ones((6, 2)))
+    model = rewards.make_composite(spec(), rewards.RewardConfig(terms="gold:0.5,count:2:stream=ext"))
+    ext, intr, info = model.split_reward(model.init(jax.random.PRNGKey(0)), batch)
+    np.testing.assert_allclose(ext, 0.5 + 2.0 * info["term/count"])
+    np.testing.assert_allclose(intr, 0.0)
+    # The count still keeps episodic memories (on-policy only), but one value head suffices.
+    assert model.intrinsic and not model.two_streams
+    model = rewards.make_composite(spec(), rewards.RewardConfig(terms="gold:0.5:stream=int"))
+    ext, intr, _ = model.split_reward(model.init(jax.random.PRNGKey(0)), batch)
+    np.testing.assert_allclose(ext, 0.0)
+    np.testing.assert_allclose(intr, 0.5)
+    assert model.two_streams and not model.intrinsic
+    with pytest.raises(ValueError, match="stream must be one of auto, ext, int"):
+        rewards.make_composite(spec(), rewards.RewardConfig(terms="gold:stream=both"))
 
 
 # ---- the training step and the CLI ----------------------------------------------------
@@ -292,6 +320,8 @@ def test_trainer_two_heads_only_with_an_intrinsic_term_and_rnd_warm_up():
     assert float(jnp.sum(rnd_state.obs_stats.mean)) > 0  # deep sea one-hot cells were seen
     with pytest.raises(ValueError, match="need learner 'ppo'"):
         Trainer(presets.config_for("pendulum", learner="sac", reward={"terms": "gold,rnd"}))
+    routed = Trainer(presets.config_for("deep_sea", **tiny, reward={"terms": "gold,count:0.1:stream=ext"}))
+    assert not routed.two_heads and routed.agent.value_net.num_outputs == 1
 
 
 def test_cli_has_options_for_every_reward_model_config(capsys):

@@ -88,6 +88,7 @@ def test_running_normalisation_and_clipping():
 def test_parse_terms():
     terms = parse_terms("gold:1.0, regression:0.5:norm=scale:clip=5")
     assert terms == (TermConfig("gold", 1.0), TermConfig("regression", 0.5, "scale", 5.0))
+    assert parse_terms("e3b:0.1:stream=ext") == (TermConfig("e3b", 0.1, stream="ext"),)
     with pytest.raises(ValueError, match="cannot parse 'x'"):
         parse_terms("gold:x")
 

@@ -20,10 +20,10 @@ stream has its own discount (`int_gamma`, 0.99) and by default ignores episode e
 (`int_episodic=False`: novelty does not stop at a reset); the policy follows
 `ext_coef·A_ext + int_coef·A_int` (2 and 1, the paper's). Each stream bootstraps from its
 own head — an intrinsic GAE bootstrapped from the extrinsic head is a bug peers shipped.
-Deviations: γ_ext stays `gamma` (0.99 here; the paper's Atari runs used 0.999), and the
-non-episodic intrinsic stream bootstraps a finished episode from V_int(final observation)
-and continues its trace into the next episode, where the reference bootstraps from the
-reset observation.
+The non-episodic intrinsic stream continues its trace into the next episode and bootstraps
+an episode's last step from V_int of the reset observation that follows, as the reference
+does (not from the final observation: see `advantages`). Deviation: γ_ext stays `gamma`
+(0.99 here; the paper's Atari runs used 0.999).
 
 Optimisation pressure (Gao, Schulman, Hilton, "Scaling Laws for Reward Model
 Overoptimization", ICML 2023, measure it as d = sqrt(KL(π ‖ π_init))): with
@@ -153,6 +153,10 @@ class PPOBatch:
     done: jax.Array  # [T, B]
     reward_int: jax.Array | None = None  # [T, B]
     value_int: jax.Array | None = None  # [T, B] V_int(obs) at rollout time
+    #: [B, D] normalised: the observation the rollout ends on (after any reset), where a
+    #: non-episodic intrinsic trace continues; None: next_obs[-1] (the same unless the last
+    #: step ended an episode).
+    bootstrap_obs: jax.Array | None = None
 
 
 class PPO:
@@ -224,6 +228,15 @@ class PPO:
             termination, done = batch.termination, batch.done
         else:
             termination = done = jnp.zeros_like(batch.done)
+            # The trace runs on into the next episode, so an episode's last step bootstraps
+            # from the observation that follows it in the rollout — the reset one — not from
+            # the final one: a terminal state (a goal) is never an input the value head trains
+            # on, and its observation can lie far outside the normaliser's statistics, so
+            # V_int there is an arbitrary extrapolation that became the target of every
+            # goal-reaching step. V_int(obs[t+1]) is value_int[t+1] (same parameters).
+            last = batch.next_obs[-1] if batch.bootstrap_obs is None else batch.bootstrap_obs
+            following = jnp.concatenate([batch.value_int[1:], self.values(params, last)[None, ..., 1]])
+            next_int = jnp.where(batch.done > 0, following, next_int)
         adv_int, ret_int = gae(batch.reward_int, batch.value_int, next_int, termination, done, hyper.int_gamma, hyper.gae_lambda)
         return hyper.ext_coef * advantages + hyper.int_coef * adv_int, (returns, ret_int)
 
@@ -277,7 +290,7 @@ class PPO:
         cfg, hyper = self.cfg, state.hyper
         advantages, returns = self.advantages(state.params, hyper, batch)
         # Only the fields the loss reads are shuffled (take_rows gathers them together).
-        used = batch.replace(next_obs=None, reward=None, termination=None, done=None, reward_int=None)
+        used = batch.replace(next_obs=None, reward=None, termination=None, done=None, reward_int=None, bootstrap_obs=None)
         flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), (used, advantages, returns))
         n = flat[1].shape[0]
         mb_size = n // cfg.num_minibatches

@@ -6,10 +6,17 @@ over them without recompiling. The composite is itself a `RewardModel`; every te
 reward is reported in `info["term/<name>"]` so runs always log each term.
 
 Term syntax (CLI `--reward`): comma-separated
-`name[:weight][:norm=scale|standard][:clip=C][:transform=KIND]`, e.g. `regression`,
-`gold:1.0,regression:0.5:norm=scale:clip=5`, `preference:1:transform=par`. A transform
-(`rewards/transforms.py`: par, log_sigmoid, clip, delta) wraps the term's model before
-normalisation and clipping.
+`name[:weight][:norm=scale|standard][:clip=C][:transform=KIND][:stream=ext|int]`, e.g.
+`regression`, `gold:1.0,regression:0.5:norm=scale:clip=5`, `preference:1:transform=par`. A
+transform (`rewards/transforms.py`: par, log_sigmoid, clip, delta) wraps the term's model
+before normalisation and clipping.
+
+Streams: a learner with two value heads (PPO) sees the intrinsic terms (exploration
+bonuses) as their own reward stream, the others as the extrinsic one. `stream=ext` routes
+a bonus into the extrinsic stream instead — the bonus then shares the extrinsic value
+head and its episodic discounting, as in E3B's reference, which adds its bonus to the
+task reward; `stream=int` routes a non-intrinsic term into the intrinsic stream. The
+learner has two heads only if some term is in the intrinsic stream.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from jaxreward.rewards.transforms import KINDS as TRANSFORMS
 from jaxreward.rewards.transforms import TransformConfig, Transformed
 
 NORMALIZATIONS = ("none", "scale", "standard")
+STREAMS = ("auto", "ext", "int")
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,9 @@ class TermConfig:
     clip: float = 0.0
     #: A reward-hacking transform of `rewards.transforms` ("none": off).
     transform: str = "none"
+    #: The learner's reward stream: "auto" (intrinsic terms to the intrinsic stream, the
+    #: others to the extrinsic one), "ext" or "int" (see the module docstring).
+    stream: str = "auto"
 
 
 def parse_terms(text: str) -> tuple[TermConfig, ...]:
@@ -58,10 +69,12 @@ def parse_terms(text: str) -> tuple[TermConfig, ...]:
                     kwargs["clip"] = float(part[5:])
                 elif part.startswith("transform="):
                     kwargs["transform"] = part[10:]
+                elif part.startswith("stream="):
+                    kwargs["stream"] = part[7:]
                 else:
                     kwargs["weight"] = float(part)
             except ValueError:
-                raise ValueError(f"reward: cannot parse {part!r} in term {chunk!r}; expected a weight, norm=..., clip=... or transform=...") from None
+                raise ValueError(f"reward: cannot parse {part!r} in term {chunk!r}; expected a weight, norm=..., clip=..., transform=... or stream=...") from None
         terms.append(TermConfig(**kwargs))
     return tuple(terms)
 
@@ -80,6 +93,8 @@ def validate_terms(terms: tuple[TermConfig, ...], valid_names: list[str]) -> Non
             raise ValueError(f"reward term {t.name!r}: clip must be >= 0, got {t.clip}")
         if t.transform not in TRANSFORMS:
             raise ValueError(f"reward term {t.name!r}: transform must be one of {', '.join(TRANSFORMS)}, got {t.transform!r}")
+        if t.stream not in STREAMS:
+            raise ValueError(f"reward term {t.name!r}: stream must be one of {', '.join(STREAMS)}, got {t.stream!r}")
 
 
 @struct.dataclass
@@ -98,7 +113,12 @@ class Composite(RewardModel):
         models = tuple(m if t.transform == "none" else Transformed(m, TransformConfig(kind=t.transform)) for t, m in zip(terms, models))
         self.models = models
         self.learned = any(m.learned for m in models)
+        #: Some term keeps per-env exploration state (episodic memories: on-policy rollouts only).
         self.intrinsic = any(m.intrinsic for m in models)
+        #: Per term: does it reach the learner in the intrinsic stream?
+        self.in_intrinsic_stream = tuple(m.intrinsic if t.stream == "auto" else t.stream == "int" for t, m in zip(terms, models))
+        #: The learner needs two value heads.
+        self.two_streams = any(self.in_intrinsic_stream)
         self.warmup_steps = max((m.warmup_steps for m in models), default=0)
         specs = {m.frames for m in models if m.frames is not None}
         if len(specs) > 1:
@@ -135,7 +155,7 @@ class Composite(RewardModel):
         """The composed reward as two streams for learners with an intrinsic value head.
 
         Returns (extrinsic [T, B], intrinsic [T, B], info): the weighted, transformed sums of
-        the non-intrinsic and of the intrinsic terms (their sum is `reward`'s total).
+        the terms of each stream (their sum is `reward`'s total).
         """
         extrinsic = jnp.zeros_like(batch.gold_reward)
         intrinsic = jnp.zeros_like(batch.gold_reward)
@@ -146,7 +166,7 @@ class Composite(RewardModel):
             info[f"term/{term.name}"] = raw
             info.update({f"{term.name}/{k}": v for k, v in term_info.items()})
             weighted = state.weights[i] * self._transform(term, state.stats[i], raw)
-            if model.intrinsic:
+            if self.in_intrinsic_stream[i]:
                 intrinsic = intrinsic + weighted
             else:
                 extrinsic = extrinsic + weighted

@@ -78,11 +78,14 @@ class Trainer:
         if self.reward_model.frames is not None:
             # Pixel rewards score the frame each step ended on, rendered before auto-reset.
             self.env = envs.training_wrap(base, batch_axis=RUNS_AXIS, frames=self.reward_model.frames)
-        # Intrinsic terms keep per-env state and reach the learner as their own stream.
-        self.two_heads = self.reward_model.intrinsic
-        if self.two_heads and cfg.learner != "ppo":
-            names = [t.name for t, m in zip(self.reward_model.terms, self.reward_model.models) if m.intrinsic]
-            raise ValueError(f"intrinsic reward terms ({', '.join(names)}) need learner 'ppo' (two value heads), got {cfg.learner!r}")
+        # Intrinsic terms keep per-env state (on-policy rollouts only) and reach the learner
+        # as their own stream unless routed to the extrinsic one (`stream=ext`).
+        self.two_heads = self.reward_model.two_streams
+        if (self.reward_model.intrinsic or self.two_heads) and cfg.learner != "ppo":
+            rm = self.reward_model
+            names = [t.name for t, m, s in zip(rm.terms, rm.models, rm.in_intrinsic_stream) if m.intrinsic or s]
+            raise ValueError(f"intrinsic reward terms ({', '.join(names)}) need learner 'ppo' (episodic memories, "
+                             f"two value heads), got {cfg.learner!r}")
         if cfg.learner == "sac":
             self.agent = SAC(cfg.sac, obs_size, action_size, self.env.discrete)
         else:
@@ -176,7 +179,7 @@ class Trainer:
         if cfg.learner == "sac":
             agent_state, buffer, agent_metrics = self._learn_sac(ts, batch, proxy, reward_state, k_learn)
         else:
-            agent_state, agent_metrics = self._learn_ppo(ts, roll, proxy if extrinsic is None else extrinsic, intrinsic, k_learn)
+            agent_state, agent_metrics = self._learn_ppo(ts, roll, proxy if extrinsic is None else extrinsic, intrinsic, env_state.obs, k_learn)
             buffer = ts.buffer
         # Updated after learning so the PPO ratios are computed under the normalisation
         # the behaviour policy acted with.
@@ -205,9 +208,10 @@ class Trainer:
 
         return policy
 
-    def _learn_ppo(self, ts: TrainState, roll, reward, reward_int, rng):
+    def _learn_ppo(self, ts: TrainState, roll, reward, reward_int, env_obs, rng):
         """reward: [T, B] the (extrinsic) reward; reward_int: [T, B] the intrinsic stream,
-        or None with one value head (then roll.value is [T, B], else [T, B, 2])."""
+        or None with one value head (then roll.value is [T, B], else [T, B, 2]); env_obs:
+        [B, D] the observation the rollout ended on."""
         batch = roll.transitions
         value, value_int = (roll.value[..., 0], roll.value[..., 1]) if self.two_heads else (roll.value, None)
         ppo_batch = PPOBatch(
@@ -221,6 +225,7 @@ class Trainer:
             done=batch.done,
             reward_int=reward_int,
             value_int=value_int,
+            bootstrap_obs=None if reward_int is None else self._normalize(ts.normalizer, env_obs),
         )
         return self.agent.learn(ts.agent, ppo_batch, rng)
 
