@@ -377,8 +377,11 @@ def test_exploration_sparse_smoke_writes_csv_png_and_command(tmp_path):
 def test_global_vs_episodic_smoke_writes_csv_png_and_command(tmp_path):
     from experiments import global_vs_episodic
 
-    argv = ["--scale", "smoke", "--contexts", "0", "--methods", "PPO+RND,PPO+E3B", "--out", str(tmp_path)]
+    argv = ["--scale", "smoke", "--contexts", "0", "--methods", "PPO+RND,PPO+E3B", "--weights", "0.01,0.1",
+            "--observe-visited", "--out", str(tmp_path)]
     assert global_vs_episodic.main(argv) == 0
-    command = _check_outputs(tmp_path, "global_vs_episodic.png", ["PPO+RND (global)", "PPO+E3B (episodic)"])
-    assert "--contexts 0" in command
+    variants = ["PPO+RND (global)", "PPO+E3B (episodic) w=0.01", "PPO+E3B (episodic) w=0.1"]
+    command = _check_outputs(tmp_path, "global_vs_episodic.png", variants)
+    assert "--contexts 0" in command and "--observe-visited" in command
     assert (tmp_path / "global_vs_episodic_curves.png").exists()
+    assert (tmp_path / "global_vs_episodic_weights.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
