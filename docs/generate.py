@@ -117,6 +117,7 @@ def environments_page() -> str:
 _SKIP_KEYS = {"raw", "samples_ms", "samples", "per_round"}
 _MAX_LIST = 10
 _MAX_ROWS = 120
+_MAX_COLUMNS = 12
 
 
 def _fmt(value) -> str:
@@ -175,11 +176,25 @@ def _markdown_table(rows: list[dict]) -> list[str]:
     columns: list[str] = []
     for row in rows:
         columns += [c for c in row if c not in columns]
-    lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
-    for row in rows[:_MAX_ROWS]:
-        lines.append("| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |")
+    values = {c: [_cell(row.get(c, "")) for row in rows] for c in columns}
+    constant = [c for c in columns if len(rows) > 1 and len(set(values[c])) == 1]
+    # Shallow keys first: a record's own values before the details of its nested parts.
+    varying = sorted((c for c in columns if c not in constant), key=lambda c: c.count("."))
+    shown, hidden = varying[:_MAX_COLUMNS], varying[_MAX_COLUMNS:]
+    lines = ["| " + " | ".join(shown) + " |", "| " + " | ".join("---" for _ in shown) + " |"]
+    for i in range(min(len(rows), _MAX_ROWS)):
+        lines.append("| " + " | ".join(values[c][i] for c in shown) + " |")
+    notes = []
     if len(rows) > _MAX_ROWS:
-        lines.append(f"\n({len(rows) - _MAX_ROWS} more rows in the JSON.)")
+        notes.append(f"{len(rows) - _MAX_ROWS} more rows in the JSON.")
+    if hidden:
+        notes.append(f"{len(hidden)} more columns in the JSON ({', '.join(hidden[:8])}{', ...' if len(hidden) > 8 else ''}).")
+    if constant:
+        same = [f"{c} = {values[c][0]}" for c in constant if values[c][0]]
+        if same:
+            notes.append("Same in every row: " + "; ".join(same[:_MAX_COLUMNS]) + ("; ..." if len(same) > _MAX_COLUMNS else "") + ".")
+    if notes:
+        lines += ["", " ".join(notes)]
     return lines
 
 
