@@ -111,6 +111,18 @@ def test_sac_resume_restores_the_buffer(tmp_path):
     assert all(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True) for a, b in zip(leaves_a, leaves_b))
 
 
+def test_learning_curve_title_names_the_learner(tmp_path, monkeypatch):
+    from jaxreward import results
+
+    titles = []
+    draw = results.plot_learning_curve
+    monkeypatch.setattr(results, "plot_learning_curve", lambda rows, path, title: (titles.append(title), draw(rows, path, title)))
+    kw = dict(sac=dict(buffer_size=512, learning_starts=64))
+    train(sac_config("pendulum", total_steps=8 * 32, num_log_points=4, **kw), str(tmp_path / "run"), progress=False, quiet=True, compile_cache=False)
+    assert titles == ["pendulum — sac on gold"]
+    assert os.path.getsize(tmp_path / "run" / "learning_curve.png") > 0
+
+
 def test_sac_seed_k_of_vmapped_run_equals_single_run():
     kw = dict(total_steps=8 * 24, sac=dict(buffer_size=256, learning_starts=32))
     t4 = Trainer(sac_config("pendulum", num_seeds=4, **kw))
