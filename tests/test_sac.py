@@ -53,11 +53,12 @@ def test_q_and_policy_follow_an_action_dependent_reward():
     assert float(greedy[0, 0]) > 0.9
 
 
-def test_sac_solves_pendulum(tmp_path):
+def test_sac_pendulum_mean_gold_return_exceeds_minus_450(tmp_path):
     cfg = presets.config_for("pendulum", learner="sac", num_seeds=2)
     result = train(cfg, str(tmp_path / "run"), progress=False, quiet=True, compile_cache=False)
     gold = np.array(list(result.summary["gold_return"]["per_seed"].values()))
-    # Random is about -1200; measured here: -264 ± 116 over 2 seeds at this budget.
+    # Not "solved" (about -200 for Pendulum-v1): random is about -1200; measured here
+    # -264 ± 116 over 2 seeds at this budget.
     assert gold.mean() > -450, gold
 
 

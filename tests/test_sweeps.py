@@ -158,6 +158,9 @@ def test_random_search_is_reproducible():
     a, b = sweep_spec.variants(sweep_spec.parse(data)), sweep_spec.variants(sweep_spec.parse(data))
     assert a == b and len(a) == 5
     assert all(1e-4 <= v["ppo.learning_rate"] <= 1e-2 and v["ppo.update_epochs"] in (1, 2) for v in a)
+    # The samples come from the seed: another seed draws other learning rates.
+    other = sweep_spec.variants(sweep_spec.parse(dict(data, random=dict(data["random"], seed=4))))
+    assert [v["ppo.learning_rate"] for v in other] != [v["ppo.learning_rate"] for v in a]
 
 
 # ---- aggregation ------------------------------------------------------------------------

@@ -175,9 +175,16 @@ def test_regression_reward_learns_inside_the_training_step():
     loss = np.asarray(metrics["reward_model/regression/loss"][0])
     assert loss[-5:].mean() < 0.2 * loss[:3].mean(), loss
     assert not _leaves_equal(params0, state.reward.terms[0].params)
-    # The learned reward tracks the gold reward on fresh transitions.
-    proxy = np.asarray(metrics["step_reward/regression"][0])
-    assert np.isfinite(proxy).all()
+    # The learned reward tracks the gold reward on fresh transitions: each episode is scored
+    # as it is played, before the model trains on it. The 8 episodes ending at iteration 12
+    # (scored mostly by a barely trained model) get a proxy return far from their gold return;
+    # the 8 ending last get one within 10% of it (measured: 58% off, then 1.6%).
+    ended = np.flatnonzero(np.asarray(metrics["episodes"][0]) > 0)
+    gold = np.asarray(metrics["gold_return"][0])[ended]
+    proxy = np.asarray(metrics["proxy_return"][0])[ended]
+    assert len(ended) == 3, ended
+    error = np.abs(proxy - gold) / np.abs(gold)
+    assert error[0] > 0.3 and error[-1] < 0.1, dict(gold=gold, proxy=proxy)
 
 
 def test_hyperparameters_are_vmappable_leaves():
