@@ -2,9 +2,13 @@
 
     runs/<name>/
       config.json       the TrainConfig that produced the run
-      metrics.csv       one row per (log point, seed): env_steps, gold_return, proxy_return,
-                        term_return/<name>, losses, steps_per_second, ...
-      summary.json      final returns (per seed, mean, std), compile and train time
+      metrics.csv       one row per (log point, run): env_steps, the run's labels (seed; in a
+                        sweep chunk also variant and swept fields), gold_return, proxy_return,
+                        term_return/<name>, losses, steps_per_second (env steps of all runs
+                        per second over that log chunk), wall_time_s (host-loop time so far,
+                        summed over the processes that trained the run), ...
+      summary.json      final returns (per run, mean, std), compile and train time, and the
+                        throughput of the process that wrote it
       learning_curve.png
       checkpoints/
 """
@@ -92,34 +96,63 @@ def read_metrics(path: str) -> list[dict]:
     return out
 
 
-def final_value(rows: list[dict], column: str, last_fraction: float = 0.1) -> dict[int, float]:
-    """Per seed: the mean of `column` over the last `last_fraction` of log points (at least one)."""
-    by_seed: dict[int, list[float]] = {}
+#: The label columns that identify a run in metrics.csv: its seed, and in a sweep chunk its
+#: variant too (the chunk's runs are variants x seeds, so variants share seeds).
+RUN_IDENTITY = ("variant", "seed")
+
+
+def run_key(row: dict) -> tuple:
+    """A row's run: the values of its RUN_IDENTITY columns, e.g. (seed,) or (variant, seed)."""
+    return tuple(row[k] for k in RUN_IDENTITY if k in row)
+
+
+def final_value(rows: list[dict], column: str, last_fraction: float = 0.1) -> dict[tuple, float]:
+    """Per run (keyed by `run_key`): the mean of `column` over the run's last `last_fraction`
+    of log points (at least one), NaN if none of them is finite (no episode had ended).
+
+    Rows are grouped by the whole run identity, not the seed alone: a sweep chunk holds
+    several variants with the same seed, and each is a run of its own.
+    """
+    by_run: dict[tuple, list[dict]] = {}
     for r in rows:
-        by_seed.setdefault(r["seed"], []).append(r[column])
+        by_run.setdefault(run_key(r), []).append(r)
     out = {}
-    for seed, vals in by_seed.items():
+    for key, run_rows in by_run.items():
+        vals = np.array([r[column] for r in sorted(run_rows, key=lambda r: r["env_steps"])], np.float64)
         k = max(1, int(round(len(vals) * last_fraction)))
-        out[seed] = float(np.nanmean(vals[-k:])) if np.any(np.isfinite(vals[-k:])) else math.nan
+        out[key] = float(np.nanmean(vals[-k:])) if np.any(np.isfinite(vals[-k:])) else math.nan
     return out
 
 
 def summarize(rows: list[dict], columns: list[str], extra: dict) -> dict:
+    """`extra` plus, per column, the final values' mean, std, min, max over runs and each run's
+    own: under "per_seed" keyed by seed when the runs are one config's seeds, under "per_run"
+    keyed "variant=V, seed=S" when they are a sweep chunk's variants."""
     summary = dict(extra)
     for col in columns:
         if rows and col in rows[0]:
-            per_seed = final_value(rows, col)
-            vals = np.array(list(per_seed.values()))
+            per_run = final_value(rows, col)
+            vals = np.array(list(per_run.values()))
             if not np.any(np.isfinite(vals)):
                 continue  # no episode ended in the whole run
+            fields = [k for k in RUN_IDENTITY if k in rows[0]]
+            if fields == ["seed"]:
+                each = {"per_seed": {str(key[0]): _finite_or_none(v) for key, v in per_run.items()}}
+            else:
+                each = {"per_run": {", ".join(f"{f}={x}" for f, x in zip(fields, key)): _finite_or_none(v)
+                                    for key, v in per_run.items()}}
             summary[col] = {
                 "mean": float(np.nanmean(vals)),
                 "std": float(np.nanstd(vals)),
                 "min": float(np.nanmin(vals)),
                 "max": float(np.nanmax(vals)),
-                "per_seed": {str(k): (v if math.isfinite(v) else None) for k, v in per_seed.items()},
+                **each,
             }
     return summary
+
+
+def _finite_or_none(v: float) -> float | None:
+    return v if math.isfinite(v) else None
 
 
 def write_summary(run_dir: str, summary: dict) -> None:

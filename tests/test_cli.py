@@ -78,7 +78,10 @@ def test_end_to_end_run_writes_results(tmp_path, capsys):
         assert (out / name).stat().st_size > 0, name
     summary = json.loads((out / "summary.json").read_text())
     assert summary["num_seeds"] == 2 and set(summary["gold_return"]["per_seed"]) == {"0", "1"}
-    assert summary["compile_time_s"] > 0 and summary["steps_per_second"] > 0
+    assert summary["env_steps_per_seed"] == 2048 and summary["env_steps_this_process"] == 2 * 2048
+    assert summary["compile_time_s"] > 0
+    # Both seeds' steps over the training time (rounded to 1e-4 s, and training takes > 10 ms).
+    assert summary["steps_per_second"] == pytest.approx(2 * 2048 / summary["train_time_s"], rel=1e-2)
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
     for col in ("env_steps", "seed", "gold_return", "proxy_return", "term_return/gold", "term_return/regression",
                 "loss/policy", "loss/value", "reward_model/regression/loss", "steps_per_second"):

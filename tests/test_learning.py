@@ -55,8 +55,9 @@ def pendulum_random():
     return _random_return("pendulum")
 
 
-def test_ppo_solves_pendulum(pendulum_gold):
-    # Gymnasium's Pendulum-v1 is usually called solved around -200; random is about -1200.
+def test_ppo_pendulum_mean_gold_return_exceeds_minus_400(pendulum_gold):
+    # Not "solved" (Gymnasium's Pendulum-v1 is usually called solved around -200): measured
+    # here -250 ± 24 over 3 seeds (module docstring); random is about -1200.
     assert pendulum_gold.mean() > -400, pendulum_gold
 
 

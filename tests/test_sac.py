@@ -53,11 +53,12 @@ def test_q_and_policy_follow_an_action_dependent_reward():
     assert float(greedy[0, 0]) > 0.9
 
 
-def test_sac_solves_pendulum(tmp_path):
+def test_sac_pendulum_mean_gold_return_exceeds_minus_450(tmp_path):
     cfg = presets.config_for("pendulum", learner="sac", num_seeds=2)
     result = train(cfg, str(tmp_path / "run"), progress=False, quiet=True, compile_cache=False)
     gold = np.array(list(result.summary["gold_return"]["per_seed"].values()))
-    # Random is about -1200; measured here: -264 ± 116 over 2 seeds at this budget.
+    # Not "solved" (about -200 for Pendulum-v1): random is about -1200; measured here
+    # -264 ± 116 over 2 seeds at this budget.
     assert gold.mean() > -450, gold
 
 
@@ -109,6 +110,18 @@ def test_sac_resume_restores_the_buffer(tmp_path):
     assert int(resumed.state.buffer.size[0]) == steps
     leaves_a, leaves_b = jax.tree.leaves(jax.device_get(resumed.state)), jax.tree.leaves(jax.device_get(full.state))
     assert all(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True) for a, b in zip(leaves_a, leaves_b))
+
+
+def test_learning_curve_title_names_the_learner(tmp_path, monkeypatch):
+    from jaxreward import results
+
+    titles = []
+    draw = results.plot_learning_curve
+    monkeypatch.setattr(results, "plot_learning_curve", lambda rows, path, title: (titles.append(title), draw(rows, path, title)))
+    kw = dict(sac=dict(buffer_size=512, learning_starts=64))
+    train(sac_config("pendulum", total_steps=8 * 32, num_log_points=4, **kw), str(tmp_path / "run"), progress=False, quiet=True, compile_cache=False)
+    assert titles == ["pendulum — sac on gold"]
+    assert os.path.getsize(tmp_path / "run" / "learning_curve.png") > 0
 
 
 def test_sac_seed_k_of_vmapped_run_equals_single_run():

@@ -106,6 +106,41 @@ def test_tables_and_plots_agree(sweep):
     assert [os.path.basename(p) for p in plots.plot(out)] == ["learning_curves.png", "final_returns.png"]
 
 
+def test_chunk_summary_keeps_variants_that_share_a_seed_apart(sweep):
+    """The chunk's summary.json has one final value per (variant, seed), equal to summary.csv's."""
+    (chunk,) = json.load(open(os.path.join(sweep.out_dir, "sweep.json")))["groups"]
+    with open(os.path.join(sweep.out_dir, chunk["dir"], "summary.json")) as f:
+        summary = json.load(f)
+    assert summary["seeds"] == [0, 1, 0, 1]
+    for col in ("gold_return", "proxy_return"):
+        per_run = summary[col]["per_run"]
+        assert sorted(per_run) == ["variant=0, seed=0", "variant=0, seed=1", "variant=1, seed=0", "variant=1, seed=1"]
+        for r in sweep.summary:
+            assert per_run[f"variant={r['variant']}, seed={r['seed']}"] == pytest.approx(r[col], rel=1e-6), col
+    # The proxy is the weighted gold reward over the same episodes: each run's proxy return is
+    # its variant's weight times its gold return, which a merge of two variants would break.
+    gold, proxy = summary["gold_return"]["per_run"], summary["proxy_return"]["per_run"]
+    for variant, weight in enumerate((1.0, 0.25)):
+        for seed in (0, 1):
+            run = f"variant={variant}, seed={seed}"
+            assert proxy[run] == pytest.approx(weight * gold[run], rel=1e-4), run
+
+
+def test_final_value_is_per_run_and_uses_the_single_run_window():
+    from jaxreward import results
+    from jaxreward.sweeps.runner import _final_rows
+
+    # Two variants share seed 0; 15 log points -> the last round(1.5) = 2 are averaged.
+    rows = [{"env_steps": step, "variant": v, "seed": 0, "gold_return": float(10 * v + step), "proxy_return": 0.0, "success": 0.0}
+            for v in (0, 1) for step in range(1, 16)]
+    assert results.final_value(rows, "gold_return") == {(0, 0): 14.5, (1, 0): 24.5}
+    spec = sweep_spec.parse(SWEEP)
+    assert [(r["variant"], r["gold_return"]) for r in _final_rows(rows, spec)] == [(0, 14.5), (1, 24.5)]
+    # One config's seeds: keyed by seed alone, written under "per_seed".
+    single = [{"env_steps": 1, "seed": s, "gold_return": float(s)} for s in (3, 4)]
+    assert results.summarize(single, ["gold_return"], {})["gold_return"]["per_seed"] == {"3": 3.0, "4": 4.0}
+
+
 def test_bad_sweep_specs_name_the_key():
     with pytest.raises(ValueError, match="grid.ppo.learning_rate"):
         sweep_spec.parse({"grid": {"ppo.learning_rate": 3e-4}})
@@ -123,6 +158,9 @@ def test_random_search_is_reproducible():
     a, b = sweep_spec.variants(sweep_spec.parse(data)), sweep_spec.variants(sweep_spec.parse(data))
     assert a == b and len(a) == 5
     assert all(1e-4 <= v["ppo.learning_rate"] <= 1e-2 and v["ppo.update_epochs"] in (1, 2) for v in a)
+    # The samples come from the seed: another seed draws other learning rates.
+    other = sweep_spec.variants(sweep_spec.parse(dict(data, random=dict(data["random"], seed=4))))
+    assert [v["ppo.learning_rate"] for v in other] != [v["ppo.learning_rate"] for v in a]
 
 
 # ---- aggregation ------------------------------------------------------------------------

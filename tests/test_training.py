@@ -66,6 +66,23 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert [r["env_steps"] for r in resumed.rows] == [r["env_steps"] for r in full.rows]
 
 
+def test_resumed_run_reports_the_throughput_of_its_own_steps(tmp_path):
+    """After a resume, steps/s counts only the env steps this process trained, and the CSV's
+    wall time continues from the first process's instead of restarting at zero."""
+    steps = 8 * 16 * 8
+    run_dir = str(tmp_path / "run")
+    first = train(tiny(total_steps=steps // 2, num_log_points=2, reward={"terms": "regression"}), run_dir, progress=False, quiet=True, compile_cache=False)
+    resumed = train(tiny(total_steps=steps, num_log_points=4, reward={"terms": "regression"}), run_dir, resume=True, progress=False, quiet=True, compile_cache=False)
+    s = resumed.summary
+    assert s["env_steps_per_seed"] == steps and s["env_steps_this_process"] == steps - steps // 2
+    # steps_per_second is rounded to 0.1 and train_time_s to 1e-4 s; their product is the
+    # steps trained here up to that rounding (dividing all `steps` would give twice as many).
+    slack = 0.05 * s["train_time_s"] + 0.5e-4 * s["steps_per_second"] + 1e-9
+    assert abs(s["steps_per_second"] * s["train_time_s"] - s["env_steps_this_process"]) <= slack, s
+    wall = [r["wall_time_s"] for r in resumed.rows]
+    assert len(wall) == 4 and wall == sorted(wall) and wall[2] > first.rows[-1]["wall_time_s"], wall
+
+
 def test_checkpoint_round_trip_of_mjx_state_with_empty_arrays(tmp_path):
     """MJX data holds zero-size arrays (reacher has no actuator activations), which orbax
     refuses to write; the checkpoint leaves them out and restore takes them from the template."""
@@ -158,9 +175,16 @@ def test_regression_reward_learns_inside_the_training_step():
     loss = np.asarray(metrics["reward_model/regression/loss"][0])
     assert loss[-5:].mean() < 0.2 * loss[:3].mean(), loss
     assert not _leaves_equal(params0, state.reward.terms[0].params)
-    # The learned reward tracks the gold reward on fresh transitions.
-    proxy = np.asarray(metrics["step_reward/regression"][0])
-    assert np.isfinite(proxy).all()
+    # The learned reward tracks the gold reward on fresh transitions: each episode is scored
+    # as it is played, before the model trains on it. The 8 episodes ending at iteration 12
+    # (scored mostly by a barely trained model) get a proxy return far from their gold return;
+    # the 8 ending last get one within 10% of it (measured: 58% off, then 1.6%).
+    ended = np.flatnonzero(np.asarray(metrics["episodes"][0]) > 0)
+    gold = np.asarray(metrics["gold_return"][0])[ended]
+    proxy = np.asarray(metrics["proxy_return"][0])[ended]
+    assert len(ended) == 3, ended
+    error = np.abs(proxy - gold) / np.abs(gold)
+    assert error[0] > 0.3 and error[-1] < 0.1, dict(gold=gold, proxy=proxy)
 
 
 def test_hyperparameters_are_vmappable_leaves():

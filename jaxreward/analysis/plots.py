@@ -123,12 +123,18 @@ def plot_sweep(sweep_dir: str) -> list[str]:
     return [curves, final]
 
 
+def run_title(config: dict) -> str:
+    """A run's plot title from its config (as in config.json): env, learner and reward terms,
+    e.g. "pendulum — sac on gold". Every plot of a single run is titled by this function, so
+    no title names a learner the run did not use."""
+    return f"{config.get('env')} — {config.get('learner')} on {config.get('reward', {}).get('terms')}"
+
+
 def plot_run(run_dir: str) -> list[str]:
     """Learning curves of one run directory (seeds aggregated); returns the PNG paths."""
     rows = results.read_metrics(os.path.join(run_dir, "metrics.csv"))
-    cfg = results.read_config(run_dir)
     path = os.path.join(run_dir, "learning_curves.png")
-    plot_curves(rows, [], path, f"{cfg.get('env')} — {cfg.get('learner')} on {cfg.get('reward', {}).get('terms')}")
+    plot_curves(rows, [], path, run_title(results.read_config(run_dir)))
     return [path]
 
 

@@ -223,20 +223,20 @@ def _run_chunk(cfg, chunk_dir, state, labels, bar, compile_cache, compiled) -> d
 
 
 def _final_rows(rows: list[dict], spec) -> list[dict]:
-    """Per run: the mean of its last 10% of log points (as single-run summaries do)."""
+    """Per run (variant, seed): its final values by `results.final_value`, the rule single-run
+    and chunk summaries use, so summary.csv and the chunks' summary.json agree."""
     keys = ["variant", "seed"] + spec.swept_fields
+    columns = ("gold_return", "proxy_return", "success")
+    finals = {col: results.final_value(rows, col) for col in columns if rows and col in rows[0]}
     by_run: dict = {}
     for r in rows:
-        by_run.setdefault((r["variant"], r["seed"]), []).append(r)
+        by_run.setdefault(results.run_key(r), []).append(r)
     out = []
-    for (variant, seed), run_rows in sorted(by_run.items()):
-        run_rows.sort(key=lambda r: r["env_steps"])
-        window = run_rows[-max(1, len(run_rows) // 10):]
+    for run, run_rows in sorted(by_run.items()):
         row = {k: run_rows[0].get(k) for k in keys}
-        row["env_steps"] = run_rows[-1]["env_steps"]
-        for col in ("gold_return", "proxy_return", "success"):
-            vals = [float(r[col]) for r in window if r.get(col) not in (None, "") and np.isfinite(float(r[col]))]
-            row[col] = float(np.mean(vals)) if vals else float("nan")
+        row["env_steps"] = max(r["env_steps"] for r in run_rows)
+        for col in columns:
+            row[col] = finals[col][run] if col in finals else float("nan")
         out.append(row)
     return out
 

@@ -5,6 +5,13 @@ bar, appends to metrics.csv, checks every loss and parameter for non-finite valu
 saves a checkpoint when one is due. A non-finite value stops the run with
 `TrainingDiverged`, naming the env step and the quantity; the last good checkpoint is
 kept untouched.
+
+Throughput is a property of the process that measured it. A resumed run's summary divides
+the env steps this process trained (`env_steps_this_process`, all runs together) by this
+process's training time (`train_time_s`, compiled chunks only): dividing all the run's env
+steps by it would credit the resumed process with the steps of the one before. metrics.csv's
+`steps_per_second` is each log chunk's own throughput; its `wall_time_s` is the host loop's
+wall time summed over the processes that trained the run, so it keeps rising across a resume.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import jax
 import numpy as np
 
 from jaxreward import checkpoint, results
+from jaxreward.analysis import plots
 from jaxreward.training.compile_cache import enable_compile_cache
 from jaxreward.training.config import TrainConfig
 from jaxreward.training.trainer import Trainer, TrainState
@@ -131,8 +139,7 @@ def train(
     if compile_cache:
         enable_compile_cache()
 
-    seeds = [cfg.seed + i for i in range(cfg.num_seeds)]
-    labels = run_labels or [{"seed": s} for s in seeds]
+    labels = run_labels or [{"seed": cfg.seed + i} for i in range(cfg.num_seeds)]
     if initial_state is not None:
         state = initial_state
     else:
@@ -163,6 +170,10 @@ def train(
     csv_out = results.MetricsCSV(metrics_csv_path)
     csv_out.truncate_after(done_iters * per_iter)
     rows = results.read_metrics(metrics_csv_path) if os.path.exists(metrics_csv_path) else []
+    start_steps = done_iters * per_iter
+    # The kept rows end at the restored checkpoint; wall time continues from the last of them.
+    earlier_wall = float(rows[-1].get("wall_time_s", 0.0)) if rows else 0.0
+    earlier_wall = earlier_wall if np.isfinite(earlier_wall) else 0.0
 
     # Compile ahead of time so compile time is measured and reported on its own.
     t0 = time.perf_counter()
@@ -185,7 +196,7 @@ def train(
         bar = tqdm(total=cfg.num_iterations * per_iter, initial=done_iters * per_iter, unit="step", unit_scale=True,
                    dynamic_ncols=True, file=sys.stderr, desc=f"{cfg.env}/{cfg.reward.terms}")
 
-    last_ckpt = done_iters * per_iter
+    last_ckpt = start_steps
     train_time = 0.0
     run_start = time.perf_counter()
     try:
@@ -207,7 +218,7 @@ def train(
                     f"non-finite {bad} in the chunk ending at env step {env_steps}; training stopped ({kept})"
                 )
             sps = n * per_iter * len(labels) / dt
-            new_rows = _rows(metrics, env_steps, labels, sps, time.perf_counter() - run_start)
+            new_rows = _rows(metrics, env_steps, labels, sps, earlier_wall + time.perf_counter() - run_start)
             csv_out.append(new_rows)
             rows.extend(new_rows)
             if bar is not None:
@@ -229,6 +240,7 @@ def train(
             bar.close()
 
     final_steps = done_iters * per_iter
+    steps_here = (final_steps - start_steps) * len(labels)
     if final_steps not in checkpoint.steps(ckpt_dir):
         checkpoint.save(ckpt_dir, final_steps, state)
 
@@ -243,18 +255,19 @@ def train(
             "reward": cfg.reward.terms,
             "learner": cfg.learner,
             "num_seeds": cfg.num_seeds,
-            "seeds": seeds,
+            "seeds": [label["seed"] for label in labels],
             "env_steps_per_seed": final_steps,
+            "env_steps_this_process": steps_here,
             "compile_time_s": round(compile_time, 2),
-            "train_time_s": round(train_time, 2),
-            "steps_per_second": round(final_steps * cfg.num_seeds / train_time, 1) if train_time else None,
+            "train_time_s": round(train_time, 4),
+            "steps_per_second": round(steps_here / train_time, 1) if train_time else None,
             "device": str(jax.devices()[0].device_kind),
             "final_window": "mean over the last 10% of log points",
         },
     )
     results.write_summary(run_dir, summary)
     if rows:
-        results.plot_learning_curve(rows, os.path.join(run_dir, "learning_curve.png"), f"{cfg.env} — PPO on {cfg.reward.terms}")
+        results.plot_learning_curve(rows, os.path.join(run_dir, "learning_curve.png"), plots.run_title(cfg.to_dict()))
     if not quiet:
         print(format_summary(summary, run_dir))
     return RunResult(run_dir, state, rows, summary)
