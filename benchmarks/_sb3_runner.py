@@ -81,8 +81,8 @@ class ThresholdCallback(BaseCallback):
 def run(env_id: str, threshold: float, max_steps: int, seed: int, window: int, stop: bool, threads: int) -> dict:
     t_start = time.perf_counter()
     # One thread: for these small MLPs PyTorch's intra-op threads only add synchronisation,
-    # and on a loaded 2-core machine two spinning threads made SB3 over 10x slower (measured:
-    # 43 vs 588 steps/s on Pendulum-v1).
+    # and on a loaded 2-core machine two spinning threads slow SB3 down many times over
+    # (benchmarks/results/vs_sb3.md records the comparison).
     torch.set_num_threads(threads)
     settings = ZOO[env_id]
     venv = make_vec_env(env_id, n_envs=settings["n_envs"], seed=seed)

@@ -166,8 +166,8 @@ def measure_env(name: str, batch_sizes, budget: int, repeats: int) -> list[dict]
         state = reset(jax.random.split(jax.random.PRNGKey(0), batch))
         compiled = jax.jit(rollout).lower(state, jax.random.PRNGKey(1)).compile()
         compile_s = time.perf_counter() - start
-        # One untimed call first: the first run of a fresh executable pays one-off costs
-        # (measured 10–100x slower than the next ones for small programs).
+        # One untimed call first: the first run of a fresh executable pays one-off costs that
+        # can exceed a small program's own run time many times over (docs/performance.md).
         jax.block_until_ready(compiled(state, jax.random.PRNGKey(1)))
         best = float("inf")
         for r in range(repeats):

@@ -17,7 +17,7 @@ second, and their ratios; jaxreward runs twice, with a cold and then a warm comp
 Both are run for `--seeds` seeds (seed, seed+1, ...; each jaxreward seed cold from its own
 empty cache), and the speedup is the ratio of the median times to threshold: a single run of
 either says little, as the steps each needs vary by seed (imitation needed 74k-283k steps in
-four unseeded runs of one configuration). Target (issue): jaxreward at least 10x faster to the
+four unseeded runs of one configuration). Target: jaxreward at least 10x faster to the
 same return.
 
 `--also` lists lower gold returns whose times are read off the same runs' progress curves
@@ -58,7 +58,7 @@ LOG_EVERY = 8192
 
 
 #: imitation 1.0.1 with its dependencies' ranges spelled out: left to itself, pip's resolver
-#: spent over 15 minutes backtracking through releases here.
+#: backtracks through many releases of them before it settles.
 IMITATION_REQUIREMENTS = ["imitation==1.0.1", "gymnasium~=0.29.1", "stable-baselines3~=2.2.1", "seals~=0.2.1",
                           "huggingface_sb3~=3.0", "datasets>=2.8,<4", "optuna>=3.0.1", "sacred>=0.8.4", "numpy<2"]
 

@@ -1,4 +1,6 @@
-"""The JAX renderer against `mujoco.Renderer` on every MJX environment (issue #4's acceptance test).
+"""The JAX renderer against `mujoco.Renderer` on every MJX environment: its acceptance test.
+
+Targets: foreground IoU >= 0.9 and median relative depth error < 5%.
 
 For each MJX environment: the reset state and three random poses around it (`poses`);
 each rendered at 64×64 from the env's default camera (MJCF camera 0) by both.

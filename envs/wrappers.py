@@ -3,8 +3,9 @@
 `training_wrap(env, episode_length)` gives the stack the learners use:
 `AutoReset(Vmap(TimeLimit(env)))`. Auto-reset sits *outside* the vmap so that it can skip
 the reset computation with one `lax.cond` when no environment in the batch finished — the
-reset it does draw is a fresh one from a per-environment key, never a cached first state
-(peers that cache the first state lose initial-state diversity).
+reset it does draw is a fresh one from a per-environment key, never a cached first state,
+so that every episode starts from a new draw of the initial-state distribution (a cached
+first state would restart each environment from the same state every episode).
 """
 
 from __future__ import annotations
@@ -115,8 +116,8 @@ class AutoReset(Wrapper):
     over seeds and sweep variants), name that axis here and vmap with
     `axis_name=batch_axis`. The predicate "did any env finish" is then reduced over that
     axis too; without this, `vmap` batches the predicate and JAX turns the `lax.cond` into
-    a `select` that computes a full reset at every step (measured 1.2x slower iterations on
-    MJX `reacher`, benchmarks/results/ppo_findings.md).
+    a `select` that computes a full reset at every step, which slows every training
+    iteration (benchmarks/results/ppo_findings.md, section 3).
 
     `frames`: for rewards that read pixels, any object with `height`, `width` and `camera`
     (jaxreward's `FrameSpec`). Each step then renders the stepped states *before* finished

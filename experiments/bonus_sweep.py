@@ -4,7 +4,7 @@ Every bonus of a comparison is a term of one composite reward (`gold,rnd,e3b:nor
 ...,coverage:0`); a variant ("PPO+RND", "PPO alone") is a vector of term weights plus PPO's
 `int_coef`, both vmappable leaves of the training state. So all variants × seeds of one
 environment run as one `vmap` of one compiled training step, instead of one compile per
-variant — the sweep design of the project (DESIGN.md, "Sweeps"). Every run computes every
+variant — the project's sweep design (docs/sweeps.md). Every run computes every
 bonus (a variant's unused terms have weight 0); at these network sizes that costs less
 than the compiles it saves.
 

@@ -1,9 +1,9 @@
 """Sparse-reward exploration: success rate and coverage vs env steps, PPO with and without bonuses.
 
-The figure of the intrinsic-reward issue: on sparse tasks where dithering exploration
-rarely sees a reward — point mazes, mountain car, deep sea of several sizes, the ant maze —
-PPO alone against PPO + RND (Burda et al. 2019), ICM (Pathak et al. 2017), E3B (Henaff et al.
-2022), an episodic count and global × episodic (RND × E3B; Henaff, Jiang, Raileanu 2023).
+On sparse tasks where dithering exploration rarely sees a reward — point mazes, mountain
+car, deep sea of several sizes, the ant maze — the figure sets PPO alone against PPO + RND
+(Burda et al. 2019), ICM (Pathak et al. 2017), E3B (Henaff et al. 2022), an episodic count
+and global × episodic (RND × E3B; Henaff, Jiang, Raileanu 2023).
 Success is the fraction of episodes ending in success; coverage the fraction of the env's
 reachable cells (`metrics["cell"]`; wall cells excluded, `env.reachable_cells`) visited since
 training began. Lines are means over seeds, bands
@@ -20,10 +20,7 @@ success means the goal was reached, not that the point sat on it at the time lim
     python -m experiments.exploration_sparse --scale cpu       # deep sea 10 and 20, 1M steps, 3 seeds
     python -m experiments.exploration_sparse --scale paper     # GPU/TPU budget
 
-Measured at `--scale cpu` (README, "Intrinsic and novelty rewards"): deep sea 10 — PPO
-alone solves it within ~0.1M steps (the bonuses 0.90-1.00); deep sea 20 (after the
-`norm=scale` and intrinsic-bootstrap fixes of 2026-12) — PPO alone, E3B and the episodic
-count 0.00, RND, ICM and RND×E3B 1.00 in all 3 seeds.
+Results, with their commands and dates: docs/reproductions.md, "Sparse-reward exploration".
 
 Writes results/exploration_sparse/: exploration_sparse.png, curves.csv (every log point,
 run), final.csv (last log point: mean and band per env and method), command.txt.
@@ -55,7 +52,8 @@ SETTINGS = {
         ("deep_sea_8", "deep_sea", (("size", 8),), None),
         ("point_maze_u", "point_maze_sparse", (("terminate_at_goal", True),), None),
     ],
-    # Between the two: deep sea at two sizes, long enough for a bonus to matter (CPU, ~30 min).
+    # Between the two: deep sea at two sizes, long enough for a bonus to matter and short enough
+    # for a 2-core CPU (run times in docs/reproductions.md).
     "cpu": [
         ("deep_sea_10", "deep_sea", (("size", 10),), None),
         ("deep_sea_20", "deep_sea", (("size", 20),), None),

@@ -18,15 +18,7 @@ are one vmapped program (`experiments/bonus_sweep.py`).
     python -m experiments.global_vs_episodic --scale cpu --weights 0.003,0.01,0.03 --seeds 2
     python -m experiments.global_vs_episodic --scale paper
 
-Measured, `--scale cpu --weights 0.003,0.01,0.03 --seeds 2` (README, "Intrinsic and
-novelty rewards"): with one layout PPO alone fails (0.00) and every bonus solves it at
-weight 0.003 (RND and the product at every weight); with new rooms every episode PPO alone
-already succeeds (0.99), the count matches it (1.00), RND and the product come close (0.94,
-0.93) and E3B stays below (0.70). Larger weights hurt the episodic bonuses in both settings
-(E3B 0.00 and count 0.26 at 0.03 with new rooms). So at this scale the task with new rooms
-is not hard enough to test where episodic bonuses should win, and the published finding is
-neither confirmed nor refuted; what holds is that the global bonus and the product are
-robust across both ends.
+Results, with their commands and dates: docs/reproductions.md, "Global vs episodic bonuses".
 
 `--observe-visited` adds the episode's visited cells to the observation (the map memory
 MiniHack gives its agents), so an episodic bonus depends only on what the policy sees.
@@ -62,7 +54,8 @@ VARIANTS = [
 CONTEXTS = {"smoke": [1, 0], "cpu": [1, 0], "paper": [1, 4, 32, 256, 0]}
 BUDGETS = {
     "smoke": dict(num_seeds=2, total_steps=16 * 32 * 24, num_envs=16, log_points=6, hidden=(32, 32), unroll=32),
-    # The two ends of the knob, long enough for a bonus to matter (2-core CPU, ~30 min).
+    # The two ends of the knob, long enough for a bonus to matter and short enough for a 2-core
+    # CPU (run times in docs/reproductions.md).
     "cpu": dict(num_seeds=3, total_steps=1_048_576, num_envs=64, log_points=32, hidden=(64, 64), unroll=32),
     "paper": dict(num_seeds=5, total_steps=10_000_000, num_envs=256, log_points=40, hidden=(64, 64), unroll=128),
 }

@@ -3,8 +3,8 @@
 A variant of the PbRL figures — a B-Pref teacher, a feedback budget — changes only
 vmappable leaves of the `preference` reward's state (`TeacherParams`, `budget`), so all
 variants × seeds of one (env, learner, selection) setting run as one `vmap` of one
-compiled training step: the sweep design of DESIGN.md. The config's `budget` is the
-largest one (it sizes the pair buffer); each run asks up to its own.
+compiled training step: the project's sweep design (docs/sweeps.md). The config's
+`budget` is the largest one (it sizes the pair buffer); each run asks up to its own.
 
 Used by `experiments/pbrl_teachers.py` and `experiments/pbrl_feedback_budget.py`, which
 write `results/<experiment>/` with the figure (PNG), the data (CSV) and the command.

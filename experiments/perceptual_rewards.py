@@ -18,38 +18,21 @@ step of each finished episode) against env steps. Demos, TCN and fit as part 1, 
 train demos only, with episodes of the env's own length. All rewards × seeds of a task run in
 one compiled program: the six rewards are terms of one composite and each run weights one
 of them by 1 (the weights are a vmapped leaf), so every run renders frames and runs the
-encoder whatever it trains on, and the env steps/s below are for the whole program. The
+encoder whatever it trains on, and the env steps/s it reports are for the whole program. The
 gold return is logged beside every run's proxy return. Deliberate deviations from the paper
 (which trains a real robot with PI² on its reward): PPO, simulated tasks, small frames, no
 reward tuning per task (every reward enters unscaled; PPO normalises advantages).
 
     python -m experiments.perceptual_rewards --scale smoke              # part 1: minutes, 2-core CPU
-    python -m experiments.perceptual_rewards --scale smoke --part rl    # part 2: reach, ~20 min here
+    python -m experiments.perceptual_rewards --scale smoke --part rl    # part 2: reach
     python -m experiments.perceptual_rewards --scale paper --part all   # both, 3 tasks (needs an accelerator)
 
 Scales of part 2: smoke — reach, 2 seeds × 6 rewards, 8 envs each, 49,152 env steps per
 run, 32x32 frames; paper — reach, push, drawer_open, 5 seeds, 32 envs, 2M env steps per
-run, 64x64 frames (not run: 180M env steps, about 70 h at the smoke program's speed here
-before the larger frames).
+run, 64x64 frames (180M env steps in all; not run, it needs an accelerator).
 
-Measured (smoke, part 2, seed 0, 2-core CPU; README, "Perceptual rewards", has the table):
-PPO on the gold reward succeeds (0.96-1.00), on each of the four frame rewards it does not
-(0.00, on `reach` and on `reach_fixed_goal`), because PPO overrates them: its final proxy
-return exceeds what the training demonstrations themselves score under the same reward
-(e.g. reach: perceptual 35.9 vs 27.9, goal_distance -18.3 vs -24.7) while its gold return
-stays near or below an untrained policy's (-15.6 to -23.4 vs the demos' -2.6). The frozen
-encoder and fit, made from 6 demonstrations, score states the demonstrations never visit,
-and PPO finds such states that score higher than success. Checked on the way and not the
-whole cause: the random goal (a fixed goal, `reach_fixed_goal`, keeps the overrating: 45.0
-vs 31.5), the frame size (64x64: 40.0 vs 21.0), and the TCN learning time on the frames
-where demos hold still after success (fixed: it now trains up to success, which raised
-goal_distance's correlation with the dense reward on held-out demos from -0.28 to +0.92
-without changing the RL outcome). On push (where the gold reward reaches only 0.01 at this
-budget) the perceptual reward is overrated again (79.4 vs 32.9); on drawer_open (gold
-0.96) no frame reward reaches the demos' own proxy return and success stays 0.00-0.03.
-Speed: 2,200-2,500 env steps/s over all 12 runs on a
-quiet machine (every run renders and encodes frames); compile 18-38 s from the cache;
-about 5 min per task at 32x32, 17 min at 64x64.
+Results of both parts, with their commands, dates and speeds: docs/reproductions.md,
+"Perceptual rewards".
 
 Writes results/perceptual_rewards/: part 1 — perceptual_rewards.png (per task: mean of
 each reward along held-out trajectories, min-max scaled, beside the dense reward;

@@ -11,7 +11,7 @@ reward. Reported: fraction of gold = (final gold return of the VLM-trained polic
 gold return of the gold-trained one), "final" meaning the mean over the last 10% of log
 points, averaged over seeds.
 
-    python -m experiments.vlm_rm_ppo --standin                 # smoke: 5 min on a 2-core CPU
+    python -m experiments.vlm_rm_ppo --standin                 # smoke: minutes on a 2-core CPU
     python -m experiments.vlm_rm_ppo --standin --scale paper   # 5 seeds × α ∈ {0, 0.5, 1}, 307k steps
     python -m experiments.vlm_rm_ppo --clip-checkpoint FOLDER  # a real CLIP (not run here)
 
@@ -22,20 +22,15 @@ and every output says so. Without a checkpoint or `--standin` it stops with inst
 Deliberate deviations from the paper: PPO rather than their off-policy learner and 3M steps;
 frames of 64×64 (the stand-in's input size; the paper renders 400×600 for a 224 px CLIP) from
 our ray-cast renderer; PPO settings tuned here on the gold reward (16 envs × 64 steps, 8
-epochs, γ = 0.98: gold return 200 after about 40k steps) and used unchanged for the VLM reward.
-With a real CLIP checkpoint, frames are rendered at the model's resolution (224 px for
-ViT-B/32), which on this CPU is far slower; that run needs an accelerator.
+epochs, γ = 0.98) and used unchanged for the VLM reward. With a real CLIP checkpoint, frames
+are rendered at the model's resolution (224 px for ViT-B/32), which on this CPU is far
+slower; that run needs an accelerator.
 
-Measured (smoke, stand-in, 2 seeds × 40,960 env steps, the shared 2-core CPU under a load of
-about 3): PPO on gold reaches a final gold return of 200.0 ± 0.0; PPO on the stand-in VLM
-reward 170.6 ± 29.1 (seeds 199.7 and 141.4, the second still climbing when the run ended):
-0.85 of gold. An untrained policy scores about 34. Speed: 375 env steps/s with the VLM reward
-(every step renders one 64×64 frame and runs the image tower on it) against 38,000 on gold,
-so frames take about 99% of the training time; rendering alone ran at 530 frames/s (batch
-32, 64 px) — the bottleneck — and 3,700 at 32 px, but at 32 px the stand-in's AUC for
-"upright" falls from 0.93 to 0.72, so the frames stay at 64 px and the steps were cut
-instead. Compile: 31 s for the VLM program, 13–33 s for the gold one (warm / cold cache).
-The paper scale (15 runs × 307k steps) would take about 3.5 h here at that speed; not run.
+Rendering, not the image tower, bounds the speed of the VLM runs. Frames stay at 64 px
+rather than 32 px although smaller frames render faster, because at 32 px the stand-in
+tells "upright" from the rest markedly worse; the smoke scale cuts env steps instead.
+Results, speeds and compile times of the smoke run: docs/reproductions.md, "Vision-language
+rewards".
 
 Writes results/vlm_rm_ppo/: curves.csv (per reward, α, seed, log point: gold and proxy
 return, success), summary.csv (per reward and α: final gold return, fraction of gold, env

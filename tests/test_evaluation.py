@@ -494,8 +494,9 @@ def test_goodhart_smoke_early_stopping_only_ever_gains(tmp_path):
 
 
 def test_overoptimisation_fits_recover_the_functional_forms(tmp_path):
-    """The training run itself is minutes of compiling on a CPU (its smoke numbers are in the
-    README); here its fitting and drawing run on curves drawn from Gao et al.'s RL form."""
+    """The training run itself is minutes of compiling on a CPU (its smoke numbers are in
+    docs/reproductions.md, "Overoptimisation"); here its fitting and drawing run on curves
+    drawn from Gao et al.'s RL form."""
     import csv
 
     from experiments import overoptimisation

@@ -7,8 +7,9 @@ is imported only when one of them is made (the import takes seconds).
 
 How a Playground task maps onto our contract:
 
-- Physics: `impl="jax"` (MJX's JAX backend). Playground defaults to Warp, which is 4–22×
-  slower on CPU and needs a GPU to pay off; `impl` is a make-option.
+- Physics: `impl="jax"` (MJX's JAX backend). Playground defaults to Warp, which is slower
+  on CPU (docs/performance.md, "Physics settings") and needs a GPU to pay off; `impl` is a
+  make-option.
 - `pipeline_state` is Playground's whole `State` (its `data`, `info` and `metrics` ride
   along); `obs`, `reward` and `done` are copied out of it as float32.
 - Actions in [-1, 1] are rescaled to the actuators' control ranges (all of the suite's

@@ -23,13 +23,12 @@ with `mujoco.MjSpec` so that a robot module can correct them before compiling. L
 MJX environments they use the Euler integrator (Gymnasium's models use RK4 for some robots),
 no Euler implicit damping, and a Newton solve cut short: 4 line-search steps and 1 iteration
 per substep (2 for the ant and humanoid, whose reward and observation read contact forces).
-Measured with 256 batched envs under `lax.scan` on a (shared, loaded) 2-core CPU, one
-iteration and 4 line-search steps ran 1.6–3x faster than 4/6 and 4–5x faster than 4/50
-(Brax's XML iterations with MuJoCo's default line search), with the same random-play
-statistics (mean reward, fall rate, penetration depth). Brax's models also let only some
-geoms touch the floor (feet; the walker's torso; the cheetah's head, thighs and feet), which
-keeps the contact count small; a fallen robot's other parts pass through the floor, which
-matters only with `terminate_when_unhealthy=False`.
+The short solve is several times faster on a CPU than Brax's XML iteration counts with
+MuJoCo's default line search, with the same random-play statistics (mean reward, fall rate,
+penetration depth); docs/performance.md ("Physics settings") has the comparison. Brax's
+models also let only some geoms touch the floor (feet; the walker's torso; the cheetah's
+head, thighs and feet), which keeps the contact count small; a fallen robot's other parts
+pass through the floor, which matters only with `terminate_when_unhealthy=False`.
 
 Derived physics quantities (contact forces, centre-of-mass inertias and velocities) are,
 as in Gymnasium, those of the last physics substep's forward pass — one substep behind

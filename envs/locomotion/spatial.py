@@ -8,9 +8,8 @@ finite. Both pay a contact cost computed from the bodies' external contact wrenc
 (`cfrc_ext`, from `mjx.rne_postconstraint` after the substeps, as Gymnasium does), which by
 default are also part of the observation.
 
-Brax's ant drops the contact cost because MJX's contact wrenches were expensive. Measured
-here (256 envs under `lax.scan`, 2-core CPU, best of 5 alternating runs), the extra pass
-made no measurable difference to steps/s for either robot, so both keep Gymnasium's reward.
+Both keep Gymnasium's contact cost: the extra pass that computes the contact wrenches does
+not measurably slow either robot's stepping (docs/performance.md, "Physics settings").
 """
 
 from __future__ import annotations
@@ -26,12 +25,10 @@ class FreeRootRunner(LocomotionEnv):
     """Observation prefix, health and contact cost of the free-floating robots."""
 
     has_contact_cost = True
-    # Contact wrenches enter reward and observation, so they need a near-converged solve.
-    # With one Newton iteration per substep, random play gave the humanoid 1.5x the mean
-    # vertical contact force of a 100-iteration solve (1% of steps hit the contact cost's cap
-    # of 10, against none converged) and the ant 3x; a resting ant's feet carried 108% of its
-    # weight. Two iterations come within about 15% (99% for the resting ant) for about a
-    # third fewer steps/s.
+    # Contact wrenches enter reward and observation, so they need a near-converged solve: one
+    # Newton iteration per substep overstates the contact forces of random play against a
+    # converged solve, two come close at a moderate cost in steps/s (docs/performance.md,
+    # "Physics settings").
     solver_iterations = 2
 
     def __init__(

@@ -6,19 +6,19 @@ state — MJX environments from the model and `mjx.Data` (`mjx_scene.py`), pure-
 a few boxes, capsules and spheres (`drawings.py`) — and this one function turns it into
 pixels, so there is one renderer to test and to speed up.
 
-Why ray casting and not rasterisation: our scenes have a few dozen analytic primitives
-and small images. Casting every pixel's ray against every geom is a dense, branch-free
-[pixels × geoms] computation that XLA fuses into a few loops and that `vmap` batches for
-free; depth comes out exact (no tessellation), and matches MuJoCo's depth buffer to 1e-4
+Why ray casting and not rasterisation: our scenes have a few dozen analytic primitives and
+small images. Casting every pixel's ray against every geom is a dense, branch-free [pixels
+× geoms] computation that XLA fuses into a few loops and that `vmap` batches for free;
+depth comes out exact (no tessellation), and matches MuJoCo's depth buffer to 1e-4
 (benchmarks/results/render_parity.md). A rasteriser in JAX would tessellate capsules and
 spheres into many triangles and resolve visibility with a scatter-min into a z-buffer,
-which XLA runs serially on CPU; we did not build one to measure. Measured on the shared
-2-core CPU (benchmarks/results/render_throughput.md, humanoid): 3.8x the frames per second
-of `mujoco.Renderer` (OpenGL, software) at 64² and batch 64, about even at 128². MJX's
-`mjx.ray` vmapped over pixels gave 87 depth-only fps at 64², batch 16, in the same run as
-our 34–78 RGB fps (different moments, heavy load): not clearly slower, but it returns no
-geom normals for shading and one ray per call; ours stays because it yields depth, geom
-index and normal in one pass. A same-moment comparison is still to do.
+which XLA runs serially on CPU (an argument, not a measurement: none was built). MJX's
+`mjx.ray` casts one ray per call and returns depth and geom but no normal for shading; this
+caster yields depth, geom index and normal in one pass. Warp's batch renderer
+(`mjx.render`) fixes the batch in its context, so it cannot be vmapped, and has no TPU
+backend. How this caster's speed compares with `mujoco.Renderer`, `mjx.ray` and Warp's
+`mjx.render`: docs/rendering.md ("Why ray casting") and
+benchmarks/results/render_throughput.md.
 
 Shading: Lambert with one directional light (the model's first) and a headlight, plus
 ambient; no shadows or reflections.

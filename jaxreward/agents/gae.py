@@ -32,7 +32,9 @@ def gae(
         for the last step of an episode, the episode's final observation (not the reset one).
       terminations: [T, B] 1.0 where s_{t+1} is terminal (no bootstrap).
       dones: [T, B] 1.0 where the episode ended for any reason (trace cut).
-      gamma, lam: discount and GAE lambda.
+      gamma: discount factor.
+      lam: GAE lambda, the decay of the weights on longer n-step advantage estimates (0: one-step
+        TD error, 1: Monte Carlo return minus the value).
 
     Returns:
       (advantages [T, B], returns [T, B]) with returns = advantages + values.

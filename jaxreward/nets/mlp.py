@@ -20,11 +20,11 @@ def linear(x: jax.Array, kernel: jax.Array, bias: jax.Array) -> jax.Array:
     The forward pass is the plain matmul; the backward pass differs from what autodiff
     writes only where the layer is narrow (out <= NARROW, e.g. a policy's action mean or a
     value): the input gradient `g @ kernel.T` contracts over just `out` columns, which
-    XLA:CPU runs as a general matrix product at a tiny fraction of its speed (measured on a
-    2-core CPU at 2048 x 64 <- 2048 x 2: 0.45 ms inside PPO's update, against microseconds
-    of arithmetic), so it is written as `out` broadcast multiply-adds, and the kernel
-    gradient as `out` reductions over the batch. Same values up to float rounding
-    (tests/test_nets.py); PPO's minibatch step on two 64x64 MLPs took 0.87x the time.
+    XLA:CPU runs as a general matrix product far slower than the few multiply-adds it
+    amounts to, so it is written as `out` broadcast multiply-adds, and the kernel gradient
+    as `out` reductions over the batch. Same values up to float rounding
+    (tests/test_nets.py). The timings behind this choice are in
+    `benchmarks/results/ppo_findings.md` (section 2).
     """
     return x @ kernel + bias
 

@@ -3,15 +3,12 @@
 Every `jax.random` call hashes with Threefry-2x32 (Salmon et al., "Parallel random numbers:
 as easy as 1, 2, 3", SC 2011): 20 rounds of add / rotate / xor. Up to jax 0.9 the CPU
 lowering emits the rounds as a 5-trip `while` loop; under XLA:CPU's thunk runtime every
-such loop is compiled as its own small kernels, so each random call in a program costs
-about a second of compilation on a 2-core machine and runs slower than straight-line code.
-The lowering JAX uses on every other platform writes the rounds out in order; it computes
-the identical uint32 hash (the same integer operations, unrolled), so every sampled number,
-and with it every training run, is bit-for-bit unchanged.
-
-Measured on the `pbrl_vs_imitation` program (pendulum, PPO + preference reward, 2-core
-CPU): compiling the init program takes about half the CPU time, the training chunk about
-a quarter less.
+such loop is compiled as its own small kernels, so each random call in a program adds
+noticeably to compilation and runs slower than straight-line code. The lowering JAX uses
+on every other platform writes the rounds out in order; it computes the identical uint32
+hash (the same integer operations, unrolled), so every sampled number, and with it every
+training run, is bit-for-bit unchanged. What it saves in compile time is recorded in
+docs/performance.md ("Random numbers on CPU").
 """
 
 from __future__ import annotations
