@@ -17,6 +17,7 @@ import jax
 
 from jaxreward.agents.ppo import PPOConfig
 from jaxreward.agents.sac import SACConfig
+from jaxreward.rewards import registry as reward_registry
 from jaxreward.rewards.registry import RewardConfig
 
 LEARNERS = ("ppo", "sac")
@@ -124,11 +125,9 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         d = dict(d)
         reward = dict(d["reward"])
-        sections = {
-            f.name: _dataclass_from(type(getattr(RewardConfig(), f.name)), reward.get(f.name, {}))
-            for f in dataclasses.fields(RewardConfig)
-            if dataclasses.is_dataclass(getattr(RewardConfig(), f.name))
-        }
+        # Every registered section, from its saved values or its defaults (a run saved before
+        # the section existed); saved sections no longer registered are dropped.
+        sections = {name: _dataclass_from(s.config_class, reward.get(name, {})) for name, s in reward_registry.sections().items()}
         d["reward"] = RewardConfig(terms=reward["terms"], **sections)
         d["ppo"] = _dataclass_from(PPOConfig, d["ppo"])
         d["sac"] = _dataclass_from(SACConfig, d.get("sac", {}))
