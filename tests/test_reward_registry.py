@@ -127,3 +127,18 @@ def test_shared_sections_and_models_used():
     assert {f for f in sweep_spec.vmappable_fields() if f.startswith("reward.")} == {
         "reward.terms", "reward.vlm.alpha", "reward.regression.learning_rate", "reward.preference.learning_rate",
         "reward.rnd.learning_rate", "reward.icm.learning_rate", "reward.e3b.learning_rate", "reward.knn.learning_rate"}
+
+
+def test_regression_minibatches_must_divide_the_batch_only_when_regression_is_used():
+    unused = presets.config_for("pendulum", **SMALL, reward={"terms": "gold", "regression": {"num_minibatches": 3}})
+    assert unused.reward.regression.num_minibatches == 3
+    with pytest.raises(ValueError, match=r"reward.regression.num_minibatches \(3\) must divide num_envs \* unroll_length \(64\)"):
+        presets.config_for("pendulum", **SMALL, reward={"terms": "gold,regression", "regression": {"num_minibatches": 3}})
+    presets.config_for("pendulum", **SMALL, reward={"terms": "gold,regression", "regression": {"num_minibatches": 4}})
+
+
+def test_unused_sections_still_report_bad_values():
+    # Section checks need nothing but the section, so a mistyped option is caught even when
+    # its model is not a term.
+    with pytest.raises(ValueError, match="rnd.learning_rate must be positive"):
+        presets.config_for("pendulum", **SMALL, reward={"terms": "gold", "rnd": {"learning_rate": -1.0}})

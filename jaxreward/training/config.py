@@ -107,7 +107,9 @@ class TrainConfig:
                 f"ppo.num_minibatches ({self.ppo.num_minibatches}) must divide num_envs * ppo.unroll_length "
                 f"({self.num_envs} * {self.ppo.unroll_length} = {self.steps_per_iteration})"
             )
-        if self.steps_per_iteration % self.reward.regression.num_minibatches:
+        self.reward.validate()
+        # Only a model the terms build trains on this batch; an unused section's count is inert.
+        if "regression" in self.reward.models_used() and self.steps_per_iteration % self.reward.regression.num_minibatches:
             raise ValueError(
                 f"reward.regression.num_minibatches ({self.reward.regression.num_minibatches}) must divide "
                 f"num_envs * unroll_length ({self.steps_per_iteration})"
@@ -115,7 +117,6 @@ class TrainConfig:
         devices = jax.device_count()
         if self.num_envs % devices:
             raise ValueError(f"num_envs ({self.num_envs}) must be divisible by the number of devices ({devices})")
-        self.reward.validate()
         return self
 
     def to_dict(self) -> dict:
