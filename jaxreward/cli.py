@@ -19,27 +19,9 @@ import typing
 # level; Python-side errors are unaffected.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-SUBCONFIG_DOCS = {
-    "ppo": "PPO learner",
-    "sac": "SAC learner",
-    "regression": "the `regression` reward model",
-    "rnd": "the `rnd` reward model",
-    "icm": "the `icm` reward model",
-    "e3b": "the `e3b` reward model",
-    "count": "the `count` reward model",
-    "knn": "the `knn` reward model",
-    "global_episodic": "the `global_x_episodic` / `global_plus_episodic` reward models",
-    "coverage": "the `coverage` diagnostic term",
-    "vlm": "the `vlm` reward: CLIP checkpoint folder, prompts (separated by |), alpha",
-    "demo": "the demonstration rewards: perceptual, goal_distance, goal_potential, progress_distance",
-}
-
+#: Help of config fields by name, shared by the learners and the reward sections; a reward
+#: section documents its own fields in its registration (`rewards.registry.Section.field_help`).
 FIELD_HELP = {
-    "demos": "demonstrations file written by `jaxreward demos` (required by the frame rewards)",
-    "encoder": "'' trains a TCN on the demos' frames; tcn:PATH loads one; clip:PATH a local CLIP checkpoint",
-    "num_steps": "K: steps each demo is segmented into (perceptual reward)",
-    "num_features": "features selected per step (perceptual reward)",
-    "tcn_steps": "training steps of the TCN when no encoder is given",
     "unroll_length": "env steps per rollout before each update (T)",
     "num_minibatches": "minibatches per epoch; must divide num_envs * unroll_length",
     "update_epochs": "passes over each rollout",
@@ -58,7 +40,6 @@ FIELD_HELP = {
     "activation": "tanh | relu | silu | elu",
     "action_dist": "normal_clip (Gaussian, clipped by the env) | tanh_normal (tanh-squashed Gaussian)",
     "init_log_std": "initial log standard deviation of the Gaussian policy",
-    "use_next_obs": "feed (s, a, s') instead of (s, a)",
     "grad_updates_per_step": "gradient updates per vectorised env step (update-to-data ratio)",
     "batch_size": "transitions per gradient update",
     "buffer_size": "replay capacity per seed, in transitions",
@@ -76,22 +57,7 @@ FIELD_HELP = {
     "int_episodic": "cut the intrinsic return at episode ends (default: non-episodic, as RND)",
     "track_kl_to_init": "keep the initial policy and log ppo/kl_to_init, KL(pi || pi_init) on the rollout's states",
     "kl_to_init_coef": "weight of KL(pi || pi_init) in the PPO loss (needs --ppo.track_kl_to_init true)",
-    "update_proportion": "fraction of each batch the RND predictor trains on",
-    "return_gamma": "discount of the intrinsic return whose running std divides the RND bonus",
-    "obs_clip": "clip normalised observations to [-obs_clip, obs_clip]",
-    "warmup_steps": "random-policy steps per env that initialise the observation statistics",
-    "ridge": "lambda of C = lambda I + sum phi phi^T",
     "embedding_size": "size of the inverse-dynamics embedding",
-    "forward_weight": "beta: weight of the forward loss against the inverse loss",
-    "source": "grid (hashed cells of the normalised observation) | cell (the env's metrics['cell'])",
-    "cell_size": "grid cell width in running standard deviations",
-    "table_size": "hash buckets per env",
-    "capacity": "slots of each env's episodic memory",
-    "num_neighbors": "k of the k-nearest-neighbour bonus",
-    "episodic": "the episodic half: e3b | count | knn",
-    "max_cells": "size of the visited-cell table",
-    "teacher_users": "mixture-of-users teacher: users as weights of the env's reward terms, e.g. 'forward=1,control=1; forward=-1,control=1'",
-    "teacher_user_probs": "probability each user answers a query, comma separated (default: uniform)",
     "relabel": "auto | all (re-score the whole buffer after each reward update) | batch (score sampled batches) | none",
 }
 
@@ -123,32 +89,32 @@ def _field_parser(annotation, default):
     return str
 
 
-def _add_dataclass_options(parser: argparse.ArgumentParser, prefix: str, cls) -> None:
-    group = parser.add_argument_group(f"{prefix} options ({SUBCONFIG_DOCS.get(prefix, prefix)})")
+def _add_dataclass_options(parser: argparse.ArgumentParser, prefix: str, cls, heading: str,
+                           field_help: dict | None = None, vmappable: tuple[str, ...] = ()) -> None:
+    """`--<prefix>.<field>` for every field of `cls`; `field_help` before FIELD_HELP."""
+    group = parser.add_argument_group(f"{prefix} options ({heading})")
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         shown = ",".join(map(str, default)) if isinstance(default, tuple) else default
+        text = (field_help or {}).get(f.name) or FIELD_HELP.get(f.name, f.name.replace("_", " "))
+        if f.name in vmappable and "(vmappable)" not in text:
+            text += " (vmappable)"
         group.add_argument(
             f"--{prefix}.{f.name}",
             dest=f"{prefix}.{f.name}",
             type=_field_parser(hints[f.name], default),
             default=None,
             metavar="FLOAT" if default is None else type(default).__name__.upper(),
-            help=f"{FIELD_HELP.get(f.name, f.name.replace('_', ' '))} (default: {shown}, or the env preset)",
+            help=f"{text} (default: {shown}, or the env preset)",
         )
 
 
 def reward_sections() -> dict:
-    """RewardConfig's per-model config sections by field name (each gets `--<name>.*`)."""
-    from jaxreward.rewards.registry import RewardConfig
+    """The registered reward config sections' defaults by section name (each gets `--<name>.*`)."""
+    from jaxreward.rewards import registry
 
-    defaults = RewardConfig()
-    return {
-        f.name: getattr(defaults, f.name)
-        for f in dataclasses.fields(RewardConfig)
-        if dataclasses.is_dataclass(getattr(defaults, f.name))
-    }
+    return {name: section.config_class() for name, section in registry.sections().items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,10 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-compile-cache", action="store_true", help="do not use the persistent compilation cache")
     t.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
     _add_distributed_options(t)
-    _add_dataclass_options(t, "ppo", PPOConfig)
-    _add_dataclass_options(t, "sac", SACConfig)
-    for name, section in reward_sections().items():
-        _add_dataclass_options(t, name, type(section))
+    _add_dataclass_options(t, "ppo", PPOConfig, "PPO learner")
+    _add_dataclass_options(t, "sac", SACConfig, "SAC learner")
+    from jaxreward.rewards import registry
+
+    for name, section in registry.sections().items():
+        _add_dataclass_options(t, name, section.config_class, section.heading, section.field_help, section.vmappable)
 
     _add_sweep_parser(sub)
     _add_plot_parser(sub)
@@ -232,11 +200,14 @@ def config_from_args(args) -> "TrainConfig":  # noqa: F821
         env_options.append(envs.parse_option(item))
     if env_options:
         overrides["env_options"] = tuple(env_options)
+    from jaxreward.rewards import registry
+
+    reward_groups = registry.sections()
     for key, value in vars(args).items():
         if value is None or "." not in key:
             continue
         group, name = key.split(".", 1)
-        target = overrides.setdefault("reward", {}) if group in reward_sections() else overrides
+        target = overrides.setdefault("reward", {}) if group in reward_groups else overrides
         target.setdefault(group, {})[name] = value
     return presets.config_for(args.env, **overrides)
 

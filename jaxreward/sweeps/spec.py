@@ -19,7 +19,8 @@ A sweep file (YAML, TOML, JSON, or a Python file defining `SWEEP = {...}`):
 
 A swept field is either **vmappable** — its value is a leaf of the `TrainState`
 (learner hyperparameters such as `ppo.learning_rate`; reward-term weights when only the
-weights differ) — or **static** (anything that shapes the program: `num_envs`, network
+weights differ; the fields a reward model's registration declares vmappable, such as
+`reward.vlm.alpha`) — or **static** (anything that shapes the program: `num_envs`, network
 sizes, the reward terms themselves). Runs are grouped by their static config: each group
 compiles once and all its variants x seeds run in one vmapped program.
 """
@@ -36,6 +37,7 @@ import numpy as np
 
 from jaxreward.agents.ppo import PPOHyper
 from jaxreward.agents.sac import SACConfig, SACHyper
+from jaxreward.rewards import registry as reward_registry
 from jaxreward.rewards.compose import parse_terms
 from jaxreward.training import presets
 from jaxreward.training.config import TrainConfig
@@ -44,12 +46,16 @@ DISTRIBUTIONS = ("uniform", "log_uniform", "choice")
 
 
 def vmappable_fields() -> set[str]:
-    """Dotted config fields whose values live in the TrainState (no recompile per value)."""
+    """Dotted config fields whose values live in the TrainState (no recompile per value).
+
+    Learner hyperparameters, the reward terms (their weights; `_static_key` keeps the rest),
+    and each registered reward section's declared `vmappable` fields.
+    """
     ppo = {f"ppo.{f.name}" for f in dataclasses.fields(PPOHyper)}
     sac_config = {f.name for f in dataclasses.fields(SACConfig)}
     sac = {f"sac.{f.name}" for f in dataclasses.fields(SACHyper) if f.name in sac_config}
-    # reward.vlm.alpha lives in the vlm term's reward state (VLMReward.init).
-    return ppo | sac | {"reward.terms", "reward.vlm.alpha"}
+    rewards = {f"reward.{name}.{f}" for name, section in reward_registry.sections().items() for f in section.vmappable}
+    return ppo | sac | {"reward.terms"} | rewards
 
 
 @dataclass(frozen=True)
@@ -206,7 +212,12 @@ def _static_key(cfg: TrainConfig) -> TrainConfig:
     ppo = dataclasses.replace(cfg.ppo, **{f.split(".")[1]: None for f in fields if f.startswith("ppo.")})
     sac = dataclasses.replace(cfg.sac, **{f.split(".")[1]: None for f in fields if f.startswith("sac.")})
     terms = ",".join(f"{t.name}:norm={t.norm}:clip={t.clip}" for t in parse_terms(cfg.reward.terms))
-    reward = dataclasses.replace(cfg.reward, terms=terms, vlm=dataclasses.replace(cfg.reward.vlm, alpha=0.0))
+    sections = {
+        name: dataclasses.replace(getattr(cfg.reward, name), **dict.fromkeys(section.vmappable))
+        for name, section in reward_registry.sections().items()
+        if section.vmappable
+    }
+    reward = dataclasses.replace(cfg.reward, terms=terms, **sections)
     return dataclasses.replace(cfg, ppo=ppo, sac=sac, reward=reward, seed=0, num_seeds=1)
 
 

@@ -17,6 +17,7 @@ import jax
 
 from jaxreward.agents.ppo import PPOConfig
 from jaxreward.agents.sac import SACConfig
+from jaxreward.rewards import registry as reward_registry
 from jaxreward.rewards.registry import RewardConfig
 
 LEARNERS = ("ppo", "sac")
@@ -106,7 +107,9 @@ class TrainConfig:
                 f"ppo.num_minibatches ({self.ppo.num_minibatches}) must divide num_envs * ppo.unroll_length "
                 f"({self.num_envs} * {self.ppo.unroll_length} = {self.steps_per_iteration})"
             )
-        if self.steps_per_iteration % self.reward.regression.num_minibatches:
+        self.reward.validate()
+        # Only a model the terms build trains on this batch; an unused section's count is inert.
+        if "regression" in self.reward.models_used() and self.steps_per_iteration % self.reward.regression.num_minibatches:
             raise ValueError(
                 f"reward.regression.num_minibatches ({self.reward.regression.num_minibatches}) must divide "
                 f"num_envs * unroll_length ({self.steps_per_iteration})"
@@ -114,7 +117,6 @@ class TrainConfig:
         devices = jax.device_count()
         if self.num_envs % devices:
             raise ValueError(f"num_envs ({self.num_envs}) must be divisible by the number of devices ({devices})")
-        self.reward.validate()
         return self
 
     def to_dict(self) -> dict:
@@ -124,11 +126,9 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         d = dict(d)
         reward = dict(d["reward"])
-        sections = {
-            f.name: _dataclass_from(type(getattr(RewardConfig(), f.name)), reward.get(f.name, {}))
-            for f in dataclasses.fields(RewardConfig)
-            if dataclasses.is_dataclass(getattr(RewardConfig(), f.name))
-        }
+        # Every registered section, from its saved values or its defaults (a run saved before
+        # the section existed); saved sections no longer registered are dropped.
+        sections = {name: _dataclass_from(s.config_class, reward.get(name, {})) for name, s in reward_registry.sections().items()}
         d["reward"] = RewardConfig(terms=reward["terms"], **sections)
         d["ppo"] = _dataclass_from(PPOConfig, d["ppo"])
         d["sac"] = _dataclass_from(SACConfig, d.get("sac", {}))
