@@ -45,6 +45,7 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import envs  # noqa: E402
+from jaxreward.agents.base import Experience, LearnContext  # noqa: E402
 from jaxreward.training.compile_cache import enable_compile_cache  # noqa: E402
 from jaxreward.training.rollout import rollout  # noqa: E402
 from jaxreward.training.trainer import RUNS_AXIS, Trainer  # noqa: E402
@@ -70,9 +71,9 @@ def rollouts(trainer: Trainer, n: int, zero_policy: bool):
         def body(ts, _):
             if zero_policy:
                 b = cfg.num_envs
-                policy = lambda obs, key: (jnp.zeros((b, 2)), jnp.zeros((b, 2)), jnp.zeros(b), jnp.zeros(b))  # noqa: E731
+                policy = lambda obs, key: (jnp.zeros((b, 2)), {})  # noqa: E731
             else:
-                policy = lambda obs, key: trainer.agent.act(ts.agent, trainer._normalize(ts.normalizer, obs), key)  # noqa: E731
+                policy = lambda obs, key: trainer.learner.act(ts.learner, trainer._normalize(ts.normalizer, obs), key)  # noqa: E731
             rng, key = jax.random.split(ts.rng)
             env_state, roll = rollout(trainer.env, policy, ts.env, key, cfg.unroll_length)
             return ts.replace(env=env_state, rng=rng), jnp.sum(roll.transitions.obs)
@@ -90,8 +91,11 @@ def learning(trainer: Trainer, n: int):
 
         def body(ts, _):
             rng, key = jax.random.split(ts.rng)
-            agent, _ = trainer._learn_ppo(ts, roll, roll.transitions.gold_reward, None, key)
-            return ts.replace(agent=agent, rng=rng), None
+            t = roll.transitions
+            experience = Experience(t, roll.extras, t.gold_reward, None, t.next_obs[-1])
+            ctx = LearnContext(functools.partial(trainer._normalize, ts.normalizer), None, jnp.asarray(False))
+            learner, _ = trainer.learner.learn(ts.learner, experience, ctx, key)
+            return ts.replace(learner=learner, rng=rng), None
 
         return jax.lax.scan(body, ts, None, length=n)[0], roll
 
@@ -129,7 +133,7 @@ def main() -> None:
     length = n * s["unroll_length"]
 
     def one_rollout(ts):
-        policy = lambda obs, key: tr_flat.agent.act(ts.agent, tr_flat._normalize(ts.normalizer, obs), key)  # noqa: E731
+        policy = lambda obs, key: tr_flat.learner.act(ts.learner, tr_flat._normalize(ts.normalizer, obs), key)  # noqa: E731
         return rollout(tr_flat.env, policy, ts.env, jax.random.PRNGKey(1), cfg.unroll_length)[1]
 
     variants = {

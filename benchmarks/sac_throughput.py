@@ -61,7 +61,7 @@ def run_jaxreward(args, iterations: int) -> dict:
     state, _ = fn(state)
     jax.block_until_ready(state)
     dt = time.perf_counter() - t0
-    buffer_bytes = sum(x.nbytes for x in jax.tree.leaves(state.buffer))
+    buffer_bytes = sum(x.nbytes for x in jax.tree.leaves(state.learner.buffer))
     return {"env_steps_per_s": iterations * args.num_envs / dt, "updates_per_s": iterations * args.grad_updates / dt,
             "compile_s": compile_s, "buffer_bytes_default_size": buffer_bytes}
 

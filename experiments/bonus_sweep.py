@@ -85,8 +85,8 @@ def run_variants(
             if name not in names:
                 raise ValueError(f"variant {variant.name!r} weights unknown term {name!r}; terms: {names}")
             weights[i, term_order.index(name)] = w
-    hyper = state.agent.hyper.replace(int_coef=jnp.asarray([v.int_coef for v, _ in runs], jnp.float32))
-    state = state.replace(reward=state.reward.replace(weights=jnp.asarray(weights)), agent=state.agent.replace(hyper=hyper))
+    hyper = state.learner.hyper.replace(int_coef=jnp.asarray([v.int_coef for v, _ in runs], jnp.float32))
+    state = state.replace(reward=state.reward.replace(weights=jnp.asarray(weights)), learner=state.learner.replace(hyper=hyper))
     state = jax.device_put(state, trainer.shardings(state))
 
     # Compiled ahead of time for this state: a plain jit call would compile again at the

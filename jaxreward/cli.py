@@ -118,6 +118,7 @@ def reward_sections() -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from jaxreward.agents import registry as learners
     from jaxreward.agents.ppo import PPOConfig
     from jaxreward.agents.sac import SACConfig
 
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser(
         "train",
         help="train a policy (and the reward model) and write a run directory",
-        description="Train PPO on an environment with a gold or learned reward. Seeds run as one vmapped program.",
+        description="Train a policy on an environment with a gold or learned reward. Seeds run as one vmapped program.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     t.add_argument("--env", default="pendulum", help="environment name (see `jaxreward envs`)")
@@ -136,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="gold",
         help="reward terms: name[:weight][:norm=scale|standard][:clip=C], comma separated (see `jaxreward rewards`)",
     )
-    t.add_argument("--learner", default="ppo", help="learner: ppo | sac")
+    t.add_argument("--learner", default="ppo", help=f"learner: {' | '.join(learners.names())}")
     t.add_argument("--steps", type=int, default=None, help="env steps per seed (default: the env preset)")
     t.add_argument("--seeds", type=int, default=1, help="number of seeds, run in one vmapped program")
     t.add_argument("--seed", type=int, default=0, help="first seed; seeds are seed, seed+1, ...")

@@ -124,7 +124,7 @@ def test_data_parallel_over_four_simulated_devices(tmp_path):
         "cfg=presets.config_for('pendulum',num_envs=8,total_steps=8*64*2,num_log_points=1);"
         "t=Trainer(cfg);s=t.init_seeds(t.seed_keys());s,m=t.chunk_fn(cfg.num_iterations)(s);"
         "print(json.dumps({'devices':jax.device_count(),'shards':len(s.env.obs.addressable_shards),"
-        "'w':np.asarray(jax.tree.leaves(s.agent.params)[0]).ravel()[:8].tolist()}))"
+        "'w':np.asarray(jax.tree.leaves(s.learner.params)[0]).ravel()[:8].tolist()}))"
     )
 
     def run(devices):

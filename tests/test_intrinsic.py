@@ -308,20 +308,20 @@ def test_trainer_two_heads_only_with_an_intrinsic_term_and_rnd_warm_up():
 
     tiny = dict(num_envs=4, ppo=dict(unroll_length=8, num_minibatches=2, update_epochs=1, policy_hidden=(8,), value_hidden=(8,)))
     plain = Trainer(presets.config_for("deep_sea", **tiny))
-    assert not plain.two_heads and plain.agent.value_net.num_outputs == 1
+    assert not plain.two_heads and plain.learner.agent.value_net.num_outputs == 1
     cfg = presets.config_for("deep_sea", **tiny, reward={"terms": "gold,rnd", "rnd": {"warmup_steps": 3}})
     trainer = Trainer(cfg)
     assert trainer.two_heads
     state = jax.jit(trainer.init)(jax.random.PRNGKey(0))
-    assert trainer.agent.value_net.num_outputs == 2
-    assert trainer.agent.values(state.agent.params, jnp.zeros((3, trainer.env.observation_size))).shape == (3, 2)
+    assert trainer.learner.agent.value_net.num_outputs == 2
+    assert trainer.learner.agent.values(state.learner.params, jnp.zeros((3, trainer.env.observation_size))).shape == (3, 2)
     rnd_state = state.reward.terms[1]
     assert float(rnd_state.obs_stats.count) == 3 * 4  # warm-up steps x envs
     assert float(jnp.sum(rnd_state.obs_stats.mean)) > 0  # deep sea one-hot cells were seen
-    with pytest.raises(ValueError, match="need learner 'ppo'"):
+    with pytest.raises(ValueError, match="reward term 'rnd' is intrinsic.*learner 'sac' cannot optimise it"):
         Trainer(presets.config_for("pendulum", learner="sac", reward={"terms": "gold,rnd"}))
     routed = Trainer(presets.config_for("deep_sea", **tiny, reward={"terms": "gold,count:0.1:stream=ext"}))
-    assert not routed.two_heads and routed.agent.value_net.num_outputs == 1
+    assert not routed.two_heads and routed.learner.agent.value_net.num_outputs == 1
 
 
 def test_cli_has_options_for_every_reward_model_config(capsys):

@@ -399,12 +399,12 @@ def test_relabel_all_gives_stored_rewards_the_updated_models_values():
     state = jax.tree.map(lambda x: x[0], state)
     pref_state = state.reward.terms[0]
     assert int(pref_state.sessions) >= 5  # the model was refitted several times while the buffer filled
-    size = int(state.buffer.size)
-    stored = np.asarray(state.buffer.data["reward"][:size])
-    rescored = np.asarray(trainer._score(state.reward, state.buffer.data))[:size]
+    size = int(state.learner.buffer.size)
+    stored = np.asarray(state.learner.buffer.data["reward"][:size])
+    rescored = np.asarray(trainer._score(state.reward, state.learner.buffer.data["transition"]))[:size]
     np.testing.assert_allclose(stored, rescored, rtol=1e-5, atol=1e-6)
     initial = jax.tree.map(lambda x: x[0], trainer.init_seeds(trainer.seed_keys()).reward)  # compiled, not op by op
-    assert not np.allclose(np.asarray(trainer._score(initial, state.buffer.data))[:size], stored, atol=1e-3)
+    assert not np.allclose(np.asarray(trainer._score(initial, state.learner.buffer.data["transition"]))[:size], stored, atol=1e-3)
     assert np.asarray(metrics["reward_model/preference/queries"])[0, -1] == 60
     # The buffer is re-scored only after the updates that refitted the model.
     relabelled = np.asarray(metrics["sac/relabelled"])[0]
@@ -450,7 +450,7 @@ def test_pebble_critic_reset_restarts_the_critic_and_keeps_the_actor():
                                       reset_critic_at=4 * 20))
     trainer = Trainer(cfg)
     state, _ = trainer.chunk_fn(cfg.num_iterations)(trainer.init_seeds(trainer.seed_keys()))
-    agent = jax.tree.map(lambda x: x[0], state.agent)
+    agent = jax.tree.map(lambda x: x[0], state.learner.agent)
     # The reset fell on the last iteration: the critic is fresh (target = critic, no Adam
     # steps), while the actor kept all its updates.
     jax.tree.map(np.testing.assert_array_equal, agent.critic, agent.target_critic)

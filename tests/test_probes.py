@@ -32,11 +32,11 @@ def _train(env: str, steps: int = 12_288):
 
     def value(obs):
         o = jnp.asarray(obs, jnp.float32).reshape(-1, 1)
-        return np.asarray(trainer.agent.value(single.agent.params, single.normalizer(o)))
+        return np.asarray(trainer.learner.agent.value(single.learner.params, single.normalizer(o)))
 
     def probs(obs):
         o = jnp.asarray(obs, jnp.float32).reshape(-1, 1)
-        dist = trainer.agent.distribution(single.agent.params, single.normalizer(o))
+        dist = trainer.learner.agent.distribution(single.learner.params, single.normalizer(o))
         return np.asarray(jax.nn.softmax(dist.logits))
 
     return value, probs

@@ -36,7 +36,7 @@ def test_q_bootstraps_through_truncation():
                      sac=dict(gamma=0.9, tau=0.05, init_alpha=1e-4, alpha_learning_rate=0.0, learning_rate=3e-3, grad_updates_per_step=2))
     trainer, state, _ = _run(cfg)
     obs = trainer._normalize(state.normalizer, jnp.zeros((5, 1)))
-    q = trainer.agent.q_values(state.agent.critic, obs, jnp.linspace(-1, 1, 5)[:, None])
+    q = trainer.learner.agent.q_values(state.learner.agent.critic, obs, jnp.linspace(-1, 1, 5)[:, None])
     np.testing.assert_allclose(np.asarray(q), 10.0, atol=0.5)
 
 
@@ -47,9 +47,9 @@ def test_q_and_policy_follow_an_action_dependent_reward():
     trainer, state, _ = _run(cfg)
     actions = jnp.linspace(-0.9, 0.9, 7)[:, None]
     obs = trainer._normalize(state.normalizer, jnp.zeros((7, 1)))
-    q = np.asarray(trainer.agent.q_values(state.agent.critic, obs, actions))
+    q = np.asarray(trainer.learner.agent.q_values(state.learner.agent.critic, obs, actions))
     np.testing.assert_allclose(q, np.broadcast_to(np.asarray(actions[:, 0]), q.shape), atol=0.1)
-    greedy, *_ = trainer.agent.act(state.agent, obs[:1], jax.random.PRNGKey(0), deterministic=True)
+    greedy, *_ = trainer.learner.agent.act(state.learner.agent, obs[:1], jax.random.PRNGKey(0), deterministic=True)
     assert float(greedy[0, 0]) > 0.9
 
 
@@ -66,15 +66,15 @@ def test_relabel_all_rescored_every_stored_reward():
     cfg = sac_config("pendulum", total_steps=8 * 40, reward={"terms": "regression"},
                      sac=dict(relabel="all", buffer_size=1000, learning_starts=10_000))
     trainer, state, _ = _run(cfg)
-    size = int(state.buffer.size)
+    size = int(state.learner.buffer.size)
     assert size == 8 * 40
-    stored = np.asarray(state.buffer.data["reward"][:size])
-    rescored = np.asarray(trainer._score(state.reward, state.buffer.data))[:size]
+    stored = np.asarray(state.learner.buffer.data["reward"][:size])
+    rescored = np.asarray(trainer._score(state.reward, state.learner.buffer.data["transition"]))[:size]
     np.testing.assert_allclose(stored, rescored, rtol=1e-5, atol=1e-6)
     # The model changed while the buffer filled, so insertion-time scores would differ:
     # re-score with the initial reward model to prove the comparison can fail.
     initial = jax.tree.map(lambda x: x[0], trainer.init_seeds(trainer.seed_keys()).reward)  # compiled, not op by op
-    assert not np.allclose(np.asarray(trainer._score(initial, state.buffer.data))[:size], stored, atol=1e-3)
+    assert not np.allclose(np.asarray(trainer._score(initial, state.learner.buffer.data["transition"]))[:size], stored, atol=1e-3)
 
 
 def test_replay_wraps_around_and_samples_only_filled_slots():
@@ -107,7 +107,7 @@ def test_sac_resume_restores_the_buffer(tmp_path):
     train(sac_config("pendulum", total_steps=steps // 2, num_log_points=2, **kw), half, progress=False, quiet=True, compile_cache=False)
     resumed = train(sac_config("pendulum", total_steps=steps, num_log_points=4, **kw), half, resume=True,
                     progress=False, quiet=True, compile_cache=False)
-    assert int(resumed.state.buffer.size[0]) == steps
+    assert int(resumed.state.learner.buffer.size[0]) == steps
     leaves_a, leaves_b = jax.tree.leaves(jax.device_get(resumed.state)), jax.tree.leaves(jax.device_get(full.state))
     assert all(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True) for a, b in zip(leaves_a, leaves_b))
 
@@ -132,4 +132,4 @@ def test_sac_seed_k_of_vmapped_run_equals_single_run():
     s1, _ = t1.chunk_fn(t1.cfg.num_iterations)(t1.init_seeds(t1.seed_keys()))
     pick = lambda s, i: jax.tree.map(lambda x: x[i], s)
     assert _close(pick(s4, 3), pick(s1, 0))
-    assert not _close(pick(s4, 3).agent.actor, pick(s4, 2).agent.actor, rtol=1e-2, atol=1e-3)
+    assert not _close(pick(s4, 3).learner.agent.actor, pick(s4, 2).learner.agent.actor, rtol=1e-2, atol=1e-3)

@@ -50,7 +50,7 @@ def test_seed_k_of_vmapped_run_equals_single_run():
     # orders of magnitude below the seed-to-seed differences checked next.
     assert _leaves_close(pick(s4, k), pick(s1, 0), rtol=1e-4, atol=1e-5)
     # ...and different seeds really differ (the comparison could fail).
-    assert not _leaves_close(pick(s4, k).agent.params, pick(s4, k - 1).agent.params, rtol=1e-2, atol=1e-3)
+    assert not _leaves_close(pick(s4, k).learner.params, pick(s4, k - 1).learner.params, rtol=1e-2, atol=1e-3)
 
 
 def test_resume_equals_uninterrupted(tmp_path):
@@ -163,7 +163,7 @@ def test_nan_stops_the_run_and_keeps_last_good_checkpoint(tmp_path):
     assert kept == [128, 256]
     trainer = Trainer(cfg)
     restored = checkpoint.restore(os.path.join(run_dir, "checkpoints"), trainer.init_seeds(trainer.seed_keys()))
-    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(restored.agent.params))
+    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(restored.learner.params))
 
 
 def test_regression_reward_learns_inside_the_training_step():
@@ -193,13 +193,13 @@ def test_hyperparameters_are_vmappable_leaves():
     cfg = tiny(total_steps=8 * 16 * 2, num_seeds=2, num_log_points=1)
     trainer = Trainer(cfg)
     state = trainer.init_seeds(trainer.seed_keys())
-    params0 = jax.device_get(state.agent.params)
-    hyper = state.agent.hyper.replace(learning_rate=jnp.array([0.0, 3e-3]))
-    state = state.replace(agent=state.agent.replace(hyper=hyper))
+    params0 = jax.device_get(state.learner.params)
+    hyper = state.learner.hyper.replace(learning_rate=jnp.array([0.0, 3e-3]))
+    state = state.replace(learner=state.learner.replace(hyper=hyper))
     state, _ = trainer.chunk_fn(cfg.num_iterations)(state)
     pick = lambda t, i: jax.tree.map(lambda x: np.asarray(x)[i], t)
-    assert _leaves_equal(pick(state.agent.params, 0), pick(params0, 0))
-    assert not _leaves_close(pick(state.agent.params, 1), pick(params0, 1), rtol=1e-3, atol=1e-4)
+    assert _leaves_equal(pick(state.learner.params, 0), pick(params0, 0))
+    assert not _leaves_close(pick(state.learner.params, 1), pick(params0, 1), rtol=1e-3, atol=1e-4)
 
 
 def _threefry2x32_reference(key, count):

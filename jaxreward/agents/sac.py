@@ -6,8 +6,8 @@ Optional LayerNorm in the critics. The TD target bootstraps through time-limit e
 stops only at terminations.
 
 Like PPO, the agent is pure functions over `SACState` and sees normalised observations and
-the reward the training step chose; the replay buffer and relabelling live in the training
-step (`training/trainer.py`), which composes agent and reward model.
+the reward it is given; the replay buffer, relabelling, warm-up actions and critic reset
+make it a `Learner` in `agents/sac_learner.py`.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ class SACConfig:
     max_grad_norm: float = 0.0
     #: "all": recompute every stored reward after each reward-model update (PEBBLE);
     #: "batch": score each sampled batch with the current reward model; "none": keep the
-    #: reward computed at insertion; "auto": "all" for learned rewards, else "none".
+    #: reward computed at insertion; "auto": "batch" when a stored transition's reward can
+    #: change (a learned or normalised term), else "none" (`agents/sac_learner.py`).
     relabel: str = "auto"
     #: Env steps per seed at which the critics, their targets and optimiser state are
     #: re-initialised (PEBBLE does this when unsupervised pre-training ends, so Q-values of

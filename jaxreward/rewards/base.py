@@ -85,6 +85,11 @@ class RewardModel:
     #: True for exploration bonuses: the composite hands them to the learner as a separate
     #: intrinsic stream (PPO then trains a second value head on it).
     intrinsic: bool = False
+    #: True when the reward of a transition depends on per-env state carried from the
+    #: env's earlier steps (a step counter, the previous reward): the model scores rollouts
+    #: in order and cannot score a stored transition on its own (replay relabelling).
+    #: Intrinsic models keep such memories too and are handled by `intrinsic`.
+    sequential: bool = False
     #: Frames to render for this model (`FrameSpec`), or None: no pixels (the default).
     frames: FrameSpec | None = None
     #: Per-env steps of a random-action warm-up the training step runs at init and shows

@@ -113,6 +113,7 @@ class Transformed(RewardModel):
         self.name = f"{model.name}_{cfg.kind}"
         self.learned, self.intrinsic, self.warmup_steps = model.learned, model.intrinsic, model.warmup_steps
         self.frames = getattr(model, "frames", None)  # pixel terms: the wrapped model's frame request
+        self.sequential = model.sequential or cfg.kind == "delta"  # delta carries each env's previous reward
 
     def init(self, rng) -> TransformedState:
         B = self.spec.num_envs

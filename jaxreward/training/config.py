@@ -15,12 +15,11 @@ from typing import Any
 
 import jax
 
+from jaxreward.agents import registry as learners
 from jaxreward.agents.ppo import PPOConfig
 from jaxreward.agents.sac import SACConfig
 from jaxreward.rewards import registry as reward_registry
 from jaxreward.rewards.registry import RewardConfig
-
-LEARNERS = ("ppo", "sac")
 
 
 @dataclass(frozen=True)
@@ -53,10 +52,15 @@ class TrainConfig:
     video_size: int = 64
 
     # ---- derived sizes ------------------------------------------------------------
+    def learner_config(self):
+        """The chosen learner's settings: the field named after it, else its registered defaults."""
+        own = getattr(self, self.learner, None)
+        return own if dataclasses.is_dataclass(own) else learners.get(self.learner).default_config
+
     @property
     def unroll_length(self) -> int:
         """Env steps per environment in one training iteration (the learner's unroll)."""
-        return self.sac.unroll_length if self.learner == "sac" else self.ppo.unroll_length
+        return self.learner_config().unroll_length
 
     @property
     def steps_per_iteration(self) -> int:
@@ -85,8 +89,7 @@ class TrainConfig:
                     f"env_options: unknown option {name!r} for environment {self.env!r}. "
                     f"Valid options: {', '.join(valid_opts) or '(none)'}"
                 )
-        if self.learner not in LEARNERS:
-            raise ValueError(f"unknown learner {self.learner!r}. Valid learners: {', '.join(LEARNERS)}")
+        learner = learners.get(self.learner)  # unknown learner -> error listing valid names
         if self.episode_length is not None and self.episode_length <= 0:
             raise ValueError(f"episode_length must be positive, got {self.episode_length}")
         for name in ("num_envs", "total_steps", "num_seeds", "num_log_points"):
@@ -98,15 +101,7 @@ class TrainConfig:
             raise ValueError(f"video_size must be at least 8 pixels, got {self.video_size}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
-        if self.learner == "sac":
-            self.sac.validate()
-        else:
-            self.ppo.validate()
-        if self.learner == "ppo" and self.steps_per_iteration % self.ppo.num_minibatches:
-            raise ValueError(
-                f"ppo.num_minibatches ({self.ppo.num_minibatches}) must divide num_envs * ppo.unroll_length "
-                f"({self.num_envs} * {self.ppo.unroll_length} = {self.steps_per_iteration})"
-            )
+        learner.check(self.learner_config(), self.num_envs)
         self.reward.validate()
         # Only a model the terms build trains on this batch; an unused section's count is inert.
         if "regression" in self.reward.models_used() and self.steps_per_iteration % self.reward.regression.num_minibatches:

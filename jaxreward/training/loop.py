@@ -81,7 +81,7 @@ def _first_nonfinite(metrics: dict, state: TrainState) -> str | None:
         if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
             bad_iter = int(np.argwhere(~np.isfinite(arr))[0][-1])
             return f"metric {name!r} (iteration {bad_iter} of the chunk)"
-    for path, leaf in jax.tree_util.tree_flatten_with_path((state.agent, state.reward))[0]:
+    for path, leaf in jax.tree_util.tree_flatten_with_path((state.learner, state.reward))[0]:
         arr = np.asarray(leaf)
         if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
             return f"parameter or optimiser state {jax.tree_util.keystr(path)}"

@@ -17,15 +17,14 @@ class Rollout:
     """One unroll, leading axes [T, B]."""
 
     transitions: TransitionBatch
-    raw_action: jax.Array  # pre-squash sample the policy drew
-    log_prob: jax.Array
-    value: jax.Array
+    extras: object  # what the policy returned beside each action (a pytree of [T, B, ...])
 
 
 def rollout(env: Env, policy: Callable, env_state: State, rng: jax.Array, length: int, frames=None) -> tuple[State, Rollout]:
     """Steps the batched auto-resetting `env` `length` times.
 
-    policy(obs [B, D], rng) -> (env_action, raw_action, log_prob [B], value [B]).
+    policy(obs [B, D], rng) -> (env_action, extras): extras is any pytree of per-env arrays
+    (a learner's behaviour statistics), stacked over the unroll into `Rollout.extras`.
     frames: a `rewards.base.FrameSpec` to render each next state into `pixels`, or None.
     An env wrapped with the same `frames` (`envs.training_wrap(..., frames=)`) supplies the
     frame each step ended on, before an auto-reset replaced the state; otherwise the
@@ -40,7 +39,7 @@ def rollout(env: Env, policy: Callable, env_state: State, rng: jax.Array, length
         return env.render(nxt, frames.camera, frames.height, frames.width)
 
     def one_step(state: State, key):
-        action, raw, log_prob, value = policy(state.obs, key)
+        action, extras = policy(state.obs, key)
         nxt = env.step(state, action)
         transition = TransitionBatch(
             obs=state.obs,
@@ -52,7 +51,7 @@ def rollout(env: Env, policy: Callable, env_state: State, rng: jax.Array, length
             metrics=nxt.metrics,
             pixels=pixels(nxt),
         )
-        return nxt, Rollout(transition, raw, log_prob, value)
+        return nxt, Rollout(transition, extras)
 
     return jax.lax.scan(one_step, env_state, jax.random.split(rng, length))
 

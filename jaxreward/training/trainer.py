@@ -1,15 +1,18 @@
 """The compiled training step.
 
-    TrainState = (agent, reward model, env state, obs normaliser, rng, episode stats,
-                  replay buffer (SAC), counter)
+    TrainState = (learner state, reward model state, env state, obs normaliser, rng,
+                  episode stats, counter)
     iteration(TrainState) -> (TrainState, metrics):
-        rollout   lax.scan over T steps of the vmapped env and the policy
-        rewards   the composed reward model scores the batch (split into an extrinsic
+        rollout   lax.scan over T steps of the vmapped env and the learner's behaviour policy
+        rewards   the composed reward model scores the batch once (split into an extrinsic
                   and an intrinsic stream when an intrinsic term is present)
-        update    the reward model learns on the batch
-        learn     PPO: epochs and minibatches on the rollout's proxy reward;
-                  SAC: insert into the replay buffer, then gradient steps on sampled
-                  batches whose rewards are relabelled by the current reward model
+        update    the reward model learns on the batch, reusing what scoring computed
+        learn     the learner learns on the rollout and its rewards (`agents/base.py`)
+
+The trainer composes env, reward model and learner and knows no learner by name: the
+learner is built from the registry (`agents/registry.py`), and combinations it cannot support
+(an intrinsic stream for a learner with one value, pixel or per-env rewards for a learner that
+re-scores stored transitions) are refused here, before anything compiles.
 
 `Trainer.run_chunk` is one `jit` of `lax.scan(iteration)` vmapped over seeds; the host
 loop (`training/loop.py`) calls it between log points. Everything that changes during
@@ -28,30 +31,25 @@ from flax import struct
 
 import envs
 from envs import State
-from jaxreward.agents import replay
-from jaxreward.agents.ppo import PPO, PPOBatch, PPOState
-from jaxreward.agents.sac import SAC
+from jaxreward.agents import registry as learners
+from jaxreward.agents.base import EnvSignature, Experience, LearnContext, RewardSignature
 from jaxreward.nets.normalizer import Normalizer
 from jaxreward.rewards.base import RewardSpec, TransitionBatch
 from jaxreward.rewards.registry import make_composite
-from jaxreward.runs import RUNS_AXIS, any_run
+from jaxreward.runs import RUNS_AXIS
 from jaxreward.training.config import TrainConfig
 from jaxreward.training.rollout import EpisodeStats, account_episodes, rollout
 from jaxreward.training.threefry_cpu import use_straight_line_threefry
 
-#: Name of the vmapped axis of runs (seeds x sweep variants) in `Trainer.chunk_fn`; the
-#: env's auto-reset reduces its "any env finished" predicate over it (see envs.AutoReset).
-
 
 @struct.dataclass
 class TrainState:
-    agent: PPOState
+    learner: object  # the learner's state (parameters, optimiser, replay buffer...)
     reward: object  # the composite reward model's state
     env: State  # batched over num_envs
     normalizer: Normalizer
     rng: jax.Array
     episodes: EpisodeStats
-    buffer: replay.ReplayBuffer | None  # off-policy learners only
     iteration: jax.Array  # [] int32, training iterations done
 
 
@@ -61,8 +59,24 @@ def _reward_terms(env) -> tuple[str, ...]:
     return tuple(sorted(k.removeprefix("reward/") for k in metrics if k.startswith("reward/")))
 
 
+def check_compatible(learner, reward_model) -> None:
+    """Raises ValueError, naming the term and the learner, for a reward the learner cannot optimise."""
+    rm = reward_model
+    for term, model, in_int in zip(rm.terms, rm.models, rm.in_intrinsic_stream):
+        if (model.intrinsic or in_int) and not learner.intrinsic_stream:
+            raise ValueError(f"reward term {term.name!r} is intrinsic (per-env episodic memory or its own value stream); "
+                             f"learner {learner.name!r} cannot optimise it: use a learner with an intrinsic stream (ppo)")
+        if learner.rescores_transitions and model.frames is not None:
+            raise ValueError(f"reward term {term.name!r} scores rendered frames, and learner {learner.name!r} re-scores "
+                             f"stored transitions, which keep no frames: set sac.relabel=none")
+        if learner.rescores_transitions and model.sequential:
+            raise ValueError(f"reward term {term.name!r} depends on each env's previous steps (a carried state), so it "
+                             f"cannot score a stored transition on its own, which learner {learner.name!r} does: "
+                             f"set sac.relabel=none")
+
+
 class Trainer:
-    """Builds the env, agent and reward model of one `TrainConfig` (all static)."""
+    """Builds the env, learner and reward model of one `TrainConfig` (all static)."""
 
     def __init__(self, cfg: TrainConfig):
         cfg.validate()
@@ -78,27 +92,17 @@ class Trainer:
         if self.reward_model.frames is not None:
             # Pixel rewards score the frame each step ended on, rendered before auto-reset.
             self.env = envs.training_wrap(base, batch_axis=RUNS_AXIS, frames=self.reward_model.frames)
-        # Intrinsic terms keep per-env state (on-policy rollouts only) and reach the learner
-        # as their own stream unless routed to the extrinsic one (`stream=ext`).
+        #: Intrinsic terms reach the learner as their own stream unless routed to the extrinsic one.
         self.two_heads = self.reward_model.two_streams
-        if (self.reward_model.intrinsic or self.two_heads) and cfg.learner != "ppo":
-            rm = self.reward_model
-            names = [t.name for t, m, s in zip(rm.terms, rm.models, rm.in_intrinsic_stream) if m.intrinsic or s]
-            raise ValueError(f"intrinsic reward terms ({', '.join(names)}) need learner 'ppo' (episodic memories, "
-                             f"two value heads), got {cfg.learner!r}")
-        if cfg.learner == "sac":
-            self.agent = SAC(cfg.sac, obs_size, action_size, self.env.discrete)
-        else:
-            self.agent = PPO(cfg.ppo, obs_size, action_size, self.env.discrete, intrinsic=self.two_heads)
+        changes = self.reward_model.learned or any(t.norm != "none" for t in self.reward_model.terms)
+        self.learner = learners.get(cfg.learner).build(
+            cfg.learner_config(), EnvSignature(obs_size, action_size, self.env.discrete),
+            RewardSignature(two_streams=self.two_heads, changes=changes),
+        )
+        check_compatible(self.learner, self.reward_model)
         # A random-policy warm-up for reward statistics (RND's observation normaliser) runs
         # in `init`, outside the vmapped runs axis, so it steps an env without the axis name.
         self.warmup_env = envs.training_wrap(base, frames=self.reward_model.frames) if self.reward_model.warmup_steps else None
-        relabel = cfg.sac.relabel
-        if relabel == "auto":
-            # Scoring each sampled batch with the current model gives every update the rewards
-            # a full relabel would, at a batch's cost instead of the buffer's.
-            relabel = "batch" if self.reward_model.learned else "none"
-        self.relabel = relabel
         self.term_names = [t.name for t in self.reward_model.terms]
         self.stream_names = ["gold_return", "proxy_return", "episode_length"] + [
             f"term_return/{n}" for n in self.term_names
@@ -108,22 +112,18 @@ class Trainer:
 
     # ---- one seed ---------------------------------------------------------------------
     def init(self, rng: jax.Array) -> TrainState:
-        k_agent, k_reward, k_env, k_run = jax.random.split(rng, 4)
+        k_learner, k_reward, k_env, k_run = jax.random.split(rng, 4)
         env_state = self.env.reset(jax.random.split(k_env, self.cfg.num_envs))
-        buffer = None
-        if self.cfg.learner == "sac":
-            buffer = replay.create(self._replay_item(jax.tree.map(lambda x: x[0], env_state)), self.cfg.sac.buffer_size)
         reward_state = self.reward_model.init(k_reward)
         if self.warmup_env is not None:
             reward_state = self._warm_up_reward(reward_state, jax.random.fold_in(k_reward, 1))
         return TrainState(
-            agent=self.agent.init(k_agent),
+            learner=self.learner.init(k_learner, self._example_transition(jax.tree.map(lambda x: x[0], env_state))),
             reward=reward_state,
             env=env_state,
             normalizer=Normalizer.create(self.env.observation_size),
             rng=k_run,
             episodes=EpisodeStats.create(self.stream_names, self.cfg.num_envs),
-            buffer=buffer,
             iteration=jnp.zeros((), jnp.int32),
         )
 
@@ -134,56 +134,51 @@ class Trainer:
 
         def random_policy(obs, key):
             if env.discrete:
-                action = jax.random.randint(key, obs.shape[:1], 0, env.action_size, jnp.int32)
-            else:
-                action = jax.random.uniform(key, obs.shape[:1] + (env.action_size,), minval=-1.0, maxval=1.0)
-            zeros = jnp.zeros(obs.shape[:1])
-            return action, action, zeros, zeros
+                return jax.random.randint(key, obs.shape[:1], 0, env.action_size, jnp.int32), {}
+            return jax.random.uniform(key, obs.shape[:1] + (env.action_size,), minval=-1.0, maxval=1.0), {}
 
         start = env.reset(jax.random.split(k_reset, self.cfg.num_envs))
         _, roll = rollout(env, random_policy, start, k_roll, self.reward_model.warmup_steps, self.reward_model.frames)
         return self.reward_model.observe(reward_state, roll.transitions)
 
-    def _replay_item(self, env_state: State) -> dict:
-        """One stored transition: what SAC and every reward model need to re-score it."""
-        action = self.env.dummy_action()
-        return {
-            "obs": env_state.obs,
-            "action": action,
-            "next_obs": env_state.obs,
-            "gold_reward": env_state.reward,
-            "done": env_state.done,
-            "truncation": env_state.info["truncation"],
-            "metrics": dict(env_state.metrics),
-            "reward": env_state.reward,
-        }
+    def _example_transition(self, env_state: State) -> TransitionBatch:
+        """One transition (no leading axes) shaped as the rollout's, without frames."""
+        return TransitionBatch(
+            obs=env_state.obs, action=self.env.dummy_action(), next_obs=env_state.obs, gold_reward=env_state.reward,
+            done=env_state.done, truncation=env_state.info["truncation"], metrics=dict(env_state.metrics),
+        )
 
     def _normalize(self, normalizer: Normalizer, obs):
         return normalizer(obs) if self.cfg.normalize_obs else obs
 
     def iteration(self, ts: TrainState) -> tuple[TrainState, dict]:
-        cfg = self.cfg
         rng, k_roll, k_reward, k_learn = jax.random.split(ts.rng, 4)
 
-        env_state, roll = rollout(self.env, self._behaviour_policy(ts), ts.env, k_roll, cfg.unroll_length, self.reward_model.frames)
+        def policy(obs, key):
+            return self.learner.act(ts.learner, self._normalize(ts.normalizer, obs), key)
+
+        env_state, roll = rollout(self.env, policy, ts.env, k_roll, self.learner.unroll_length, self.reward_model.frames)
         batch = roll.transitions
 
-        if self.two_heads:
-            extrinsic, intrinsic, reward_info = self.reward_model.split_reward(ts.reward, batch)
-            proxy = extrinsic + intrinsic
-        else:
-            proxy, reward_info = self.reward_model.reward(ts.reward, batch)
-            extrinsic = intrinsic = None
+        # Without an intrinsic stream `intrinsic` is exactly zero, so the proxy is bitwise
+        # the plain weighted sum of the terms.
+        extrinsic, intrinsic, reward_info = self.reward_model.split_reward(ts.reward, batch)
+        proxy = extrinsic + intrinsic
         reward_state, reward_metrics = self.reward_model.update(ts.reward, batch, k_reward)
 
-        if cfg.learner == "sac":
-            agent_state, buffer, agent_metrics = self._learn_sac(ts, batch, proxy, reward_state, k_learn)
-        else:
-            agent_state, agent_metrics = self._learn_ppo(ts, roll, proxy if extrinsic is None else extrinsic, intrinsic, env_state.obs, k_learn)
-            buffer = ts.buffer
-        # Updated after learning so the PPO ratios are computed under the normalisation
-        # the behaviour policy acted with.
-        normalizer = ts.normalizer.update(batch.obs) if cfg.normalize_obs else ts.normalizer
+        ctx = LearnContext(
+            normalize=functools.partial(self._normalize, ts.normalizer),
+            score=functools.partial(self._score, reward_state),
+            reward_changed=self.reward_model.changed(ts.reward, reward_state),
+        )
+        experience = Experience(
+            transitions=batch, extras=roll.extras, reward=extrinsic if self.two_heads else proxy,
+            reward_int=intrinsic if self.two_heads else None, last_obs=env_state.obs,
+        )
+        learner_state, learner_metrics = self.learner.learn(ts.learner, experience, ctx, k_learn)
+        # Updated after learning so that the learner normalises the rollout as the
+        # behaviour policy saw it.
+        normalizer = ts.normalizer.update(batch.obs) if self.cfg.normalize_obs else ts.normalizer
 
         streams = {"gold_return": batch.gold_reward, "proxy_return": proxy, "episode_length": jnp.ones_like(proxy)}
         streams |= {f"term_return/{n}": reward_info[f"term/{n}"] for n in self.term_names}
@@ -192,102 +187,14 @@ class Trainer:
 
         metrics = dict(episode_metrics)
         metrics |= {f"step_reward/{n}": jnp.mean(reward_info[f"term/{n}"]) for n in self.term_names}
-        metrics |= agent_metrics | reward_metrics
-        new_ts = TrainState(agent_state, reward_state, env_state, normalizer, rng, episodes, buffer, ts.iteration + 1)
+        metrics |= learner_metrics | reward_metrics
+        new_ts = TrainState(learner_state, reward_state, env_state, normalizer, rng, episodes, ts.iteration + 1)
         return new_ts, metrics
 
-    def _behaviour_policy(self, ts: TrainState):
-        def policy(obs, key):
-            out = self.agent.act(ts.agent, self._normalize(ts.normalizer, obs), key)
-            if self.cfg.learner != "sac":
-                return out
-            # Uniform random actions until `learning_starts` env steps (per seed).
-            warmup = ts.iteration * self.cfg.unroll_length * self.cfg.num_envs < self.cfg.sac.learning_starts
-            uniform = jax.random.uniform(jax.random.fold_in(key, 1), out[0].shape, minval=-1.0, maxval=1.0)
-            return (jnp.where(warmup, uniform, out[0]),) + tuple(out[1:])
-
-        return policy
-
-    def _learn_ppo(self, ts: TrainState, roll, reward, reward_int, env_obs, rng):
-        """reward: [T, B] the (extrinsic) reward; reward_int: [T, B] the intrinsic stream,
-        or None with one value head (then roll.value is [T, B], else [T, B, 2]); env_obs:
-        [B, D] the observation the rollout ended on."""
-        batch = roll.transitions
-        value, value_int = (roll.value[..., 0], roll.value[..., 1]) if self.two_heads else (roll.value, None)
-        ppo_batch = PPOBatch(
-            obs=self._normalize(ts.normalizer, batch.obs),
-            next_obs=self._normalize(ts.normalizer, batch.next_obs),
-            raw_action=roll.raw_action,
-            log_prob=roll.log_prob,
-            value=value,
-            reward=reward,
-            termination=batch.done * (1.0 - batch.truncation),
-            done=batch.done,
-            reward_int=reward_int,
-            value_int=value_int,
-            bootstrap_obs=None if reward_int is None else self._normalize(ts.normalizer, env_obs),
-        )
-        return self.agent.learn(ts.agent, ppo_batch, rng)
-
-    def _score(self, reward_state, items: dict) -> jax.Array:
-        """The composed reward of stored transitions (leading axis N) -> [N]."""
-        as_batch = TransitionBatch(
-            obs=items["obs"][None], action=items["action"][None], next_obs=items["next_obs"][None],
-            gold_reward=items["gold_reward"][None], done=items["done"][None],
-            truncation=items["truncation"][None], metrics=jax.tree.map(lambda x: x[None], items["metrics"]),
-        )
+    def _score(self, reward_state, transitions: TransitionBatch) -> jax.Array:
+        """The composed reward of stored transitions (leading axis N, no pixels) -> [N]."""
+        as_batch = jax.tree.map(lambda x: x[None], transitions)
         return self.reward_model.reward(reward_state, as_batch)[0][0]
-
-    def _learn_sac(self, ts: TrainState, batch: TransitionBatch, proxy, reward_state, rng):
-        cfg = self.cfg
-        flat = lambda x: x.reshape((-1,) + x.shape[2:])
-        items = {
-            "obs": batch.obs, "action": batch.action, "next_obs": batch.next_obs, "gold_reward": batch.gold_reward,
-            "done": batch.done, "truncation": batch.truncation, "metrics": dict(batch.metrics), "reward": proxy,
-        }
-        buffer = replay.add(ts.buffer, jax.tree.map(flat, items))
-        relabel_metrics = {}
-        if self.relabel == "all":
-            # PEBBLE: the whole buffer re-scored by the reward model just updated — only on
-            # iterations where the update changed the model (for preference rewards, the
-            # feedback sessions), since re-scoring costs a pass over the whole buffer.
-            due = self.reward_model.changed(ts.reward, reward_state)
-
-            def relabel(data):
-                return dict(data, reward=jnp.where(due, self._score(reward_state, data), data["reward"]))
-
-            buffer = buffer.replace(data=jax.lax.cond(any_run(due), relabel, lambda d: d, buffer.data))
-            relabel_metrics["sac/relabelled"] = due.astype(jnp.float32)
-
-        def grad_step(agent_state, key):
-            k_sample, k_update = jax.random.split(key)
-            sampled = replay.sample(buffer, k_sample, cfg.sac.batch_size)
-            reward = self._score(reward_state, sampled) if self.relabel == "batch" else sampled["reward"]
-            minibatch = {
-                "obs": self._normalize(ts.normalizer, sampled["obs"]),
-                "action": sampled["action"],
-                "reward": reward,
-                "next_obs": self._normalize(ts.normalizer, sampled["next_obs"]),
-                "termination": sampled["done"] * (1.0 - sampled["truncation"]),
-            }
-            return self.agent.update(agent_state, minibatch, k_update)
-
-        num_updates = cfg.unroll_length * cfg.sac.grad_updates_per_step
-        new_agent, metrics = jax.lax.scan(grad_step, ts.agent, jax.random.split(rng, num_updates))
-        env_steps = (ts.iteration + 1) * cfg.unroll_length * cfg.num_envs
-        learning = env_steps >= cfg.sac.learning_starts
-        agent_state = jax.tree.map(lambda new, old: jnp.where(learning, new, old), new_agent, ts.agent)
-        if cfg.sac.reset_critic_at:
-            # PEBBLE: the critic fitted to the pre-training bonus is dropped when the learned
-            # reward takes over (the step count crossing `reset_critic_at` in this iteration).
-            before = ts.iteration * cfg.unroll_length * cfg.num_envs
-            crossing = (before < cfg.sac.reset_critic_at) & (env_steps >= cfg.sac.reset_critic_at)
-            fresh = self.agent.reset_critic(agent_state, jax.random.fold_in(rng, 1))
-            agent_state = jax.tree.map(lambda f, a: jnp.where(crossing, f, a), fresh, agent_state)
-        metrics = jax.tree.map(jnp.mean, metrics)
-        metrics["sac/buffer_size"] = buffer.size.astype(jnp.float32)
-        metrics |= relabel_metrics
-        return agent_state, buffer, metrics
 
     # ---- compiled, vmapped over seeds ---------------------------------------------------
     def seed_keys(self, seed: int | None = None, num_seeds: int | None = None) -> jax.Array:
@@ -338,7 +245,7 @@ class Trainer:
         """Deterministic policy for evaluation: obs [B, D] -> env action."""
 
         def act(ts: TrainState, obs):
-            env_action, *_ = self.agent.act(ts.agent, self._normalize(ts.normalizer, obs), jax.random.PRNGKey(0), True)
+            env_action, _ = self.learner.act(ts.learner, self._normalize(ts.normalizer, obs), jax.random.PRNGKey(0), True)
             return env_action
 
         return act

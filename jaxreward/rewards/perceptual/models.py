@@ -120,6 +120,8 @@ class DemoReward(RewardModel):
         if kind not in KINDS or kind == "goal_potential":
             raise ValueError(f"unknown demo reward {kind!r}; valid: {', '.join(KINDS)} (goal_potential via make_demo_reward)")
         self.kind, self.name = kind, kind
+        # progress_distance compares with the demos at each env's episode step (carried).
+        self.sequential = kind == "progress_distance"
         self.encoder, self.fitted, self.frames = encoder, fitted, frames
 
     def init(self, rng: jax.Array) -> DemoRewardModelState:
