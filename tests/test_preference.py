@@ -131,10 +131,15 @@ def test_mixture_of_users_answers_with_the_drawn_user():
 
 
 def test_teacher_sweep_is_one_vmap():
+    """One vmapped call over the stacked presets gives each teacher's own labels and skips."""
     names = list(teachers.PRESETS)
     stacked = teachers.stack([teachers.preset(n) for n in names])
-    ys, _ = jax.vmap(lambda p: teachers.label(p, KEY, UA, UB, jnp.asarray(4.0)))(stacked)
+    ys, keeps = jax.vmap(lambda p: teachers.label(p, KEY, UA, UB, jnp.asarray(4.0)))(stacked)
     assert ys.shape == (len(names), len(RA))
+    for i, name in enumerate(names):
+        y, keep = _label(name)
+        np.testing.assert_array_equal(np.asarray(ys[i]), y, err_msg=name)
+        np.testing.assert_array_equal(np.asarray(keeps[i]), keep, err_msg=name)
     np.testing.assert_array_equal(np.asarray(ys[names.index("oracle")]), ORACLE_Y)
 
 
@@ -152,12 +157,145 @@ def test_pair_buffer_packs_kept_pairs_and_wraps():
 def test_window_keeps_the_newest_steps_and_samples_only_filled_ones():
     win = SegmentWindow.create(length=6, num_envs=2, input_size=1)
     steps = jnp.arange(1.0, 5.0)[:, None] * jnp.ones((4, 2))
-    win = win.push(steps[..., None], steps)
+    no_end = jnp.zeros((4, 2), bool)
+    win = win.push(steps[..., None], steps, no_end)
     assert int(win.filled) == 4 and not bool(win.ready(5)) and bool(win.ready(3))
-    _, util, _ = win.sample(KEY, 200, 3)
-    assert float(util.min()) >= 1.0  # never the unwritten (zero) steps
-    win = win.push(steps[..., None] + 4, steps + 4)
+    a, b = win.sample_pairs(KEY, 200, 3)
+    assert float(jnp.minimum(a.utility.min(), b.utility.min())) >= 1.0  # never the unwritten (zero) steps
+    # Filled starts are 2 and 3 of the window's 4 (L − H + 1) in either env.
+    assert set(np.asarray(jnp.concatenate([a.start, b.start])).tolist()) == {2, 3}
+    win = win.push(steps[..., None] + 4, steps + 4, no_end.at[1, 0].set(True))
     np.testing.assert_array_equal(np.asarray(win.utility[:, 0]), [3, 4, 5, 6, 7, 8])
+    np.testing.assert_array_equal(np.asarray(win.done[:, 0]), [False] * 3 + [True, False, False])
+    # ready: two different segments exist (two starts in one env, or one start in each of two envs).
+    one_env = SegmentWindow.create(length=6, num_envs=1, input_size=1)
+    assert not bool(one_env.push(steps[:3, :1, None], steps[:3, :1], no_end[:3, :1]).ready(3))
+    assert bool(one_env.push(steps[:, :1, None], steps[:, :1], no_end[:, :1]).ready(3))
+
+
+def _episodes_window(length, num_envs, episode_lengths, segment_length=None, seed=0):
+    """A full window whose env b ends an episode every episode_lengths[b] steps (offset by b)."""
+    del segment_length
+    t = np.arange(length)[:, None]
+    ep = np.asarray(episode_lengths)[None, :]
+    done = (t + np.arange(num_envs)[None, :]) % ep == ep - 1
+    inputs = np.random.default_rng(seed).normal(size=(length, num_envs, 2)).astype(np.float32)
+    win = SegmentWindow.create(length, num_envs, 2)
+    return win.push(jnp.asarray(inputs), jnp.asarray(inputs[..., 0]), jnp.asarray(done)), done
+
+
+def _steps_of(win_done, seg, H):
+    """[N, H] done flags of each segment's steps, looked up from its (env, start)."""
+    t = np.asarray(seg.start)[:, None] + np.arange(H)
+    return win_done[t, np.asarray(seg.env)[:, None]]
+
+
+def test_segments_lie_within_one_episode_and_may_end_with_it():
+    H = 10
+    win, done = _episodes_window(60, 6, [12, 25, 40, 7, 60, 15])
+    a, b = jax.jit(lambda w: w.sample_pairs(KEY, 2000, H))(win)
+    for seg in (a, b):
+        flags = _steps_of(done, seg, H)
+        assert not flags[:, :-1].any()  # no episode end before a segment's last step
+        assert not bool(seg.crosses.any())
+        np.testing.assert_array_equal(np.asarray(seg.inputs[..., 0]), np.asarray(seg.utility))
+    ends_with_episode = _steps_of(done, a, H)[:, -1]
+    assert ends_with_episode.any()  # a segment may end exactly where its episode ends
+    # env 3's episodes (7 steps) are shorter than a segment: it is never drawn.
+    assert 3 not in set(np.asarray(a.env).tolist()) | set(np.asarray(b.env).tolist())
+    # Starts are uniform over the valid (env, start) positions: every env with room is drawn.
+    assert set(np.asarray(a.env).tolist()) == {0, 1, 2, 4, 5}
+
+
+def test_episodes_shorter_than_a_segment_fall_back_to_crossing_segments_and_count_them():
+    H = 10
+    win, done = _episodes_window(40, 4, [6, 6, 6, 6])
+    a, b = win.sample_pairs(KEY, 300, H)
+    assert bool(a.crosses.all() and b.crosses.all())
+    assert not bool(((a.env == b.env) & (a.start == b.start)).any())
+    spec = RewardSpec(observation_size=2, action_size=1, discrete=False, num_envs=4, unroll_length=40)
+    cfg = PreferenceConfig(segment_length=H, budget=40, queries_per_session=10, initial_fraction=0.25, hidden=(8,),
+                           grad_steps=2, batch_size=8, use_action=False)
+
+    def batch(episode_length):
+        _, d = _episodes_window(40, 4, [episode_length] * 4)
+        obs = jax.random.normal(KEY, (40, 4, 2))
+        z = jnp.zeros((40, 4))
+        return TransitionBatch(obs, z[..., None], obs, obs[..., 0], jnp.asarray(d), z, {})
+
+    model = PreferenceReward(spec, cfg)
+    state, metrics = jax.jit(model.update)(model.init(KEY), batch(6), KEY)
+    assert int(state.queries_asked) == 10
+    assert float(metrics["segments_across_episodes"]) == 20  # both segments of all 10 queries
+    state, metrics = jax.jit(model.update)(model.init(KEY), batch(35), KEY)
+    assert int(state.queries_asked) == 10 and float(metrics["segments_across_episodes"]) == 0
+
+
+@pytest.mark.parametrize("learner, unroll", [("ppo", None), ("ppo", 32), ("sac", 1)])
+@pytest.mark.parametrize("selection", ["uniform", "disagreement"])
+def test_default_settings_draw_distinct_segments_and_never_a_segment_against_itself(learner, unroll, selection):
+    """`jaxreward train --env pendulum --reward preference` (PPO preset: 64 envs x 64 steps;
+    TrainConfig's 32-step unroll; SAC's 1-step unroll): a session's candidates are distinct
+    (env, start) positions, not copies of the last steps of each env, and no pair is a
+    segment with itself."""
+    from jaxreward.training import presets
+
+    overrides = {} if unroll is None else {learner: {"unroll_length": unroll}}
+    cfg = presets.config_for("pendulum", learner=learner, num_envs=64, **overrides,
+                             reward={"terms": "preference", "preference": {"selection": selection}})
+    pref = cfg.reward.preference
+    spec = RewardSpec(3, 1, False, cfg.num_envs, cfg.unroll_length)
+    model = PreferenceReward(spec, pref)
+    H = pref.segment_length
+    assert model.window_length >= 4 * H
+    state = model.init(KEY)
+    # Fill the window as rollouts would: 200-step episodes (pendulum's time limit), staggered.
+    L = model.window_length
+    obs = jax.random.normal(KEY, (L, spec.num_envs, 3))
+    done = (jnp.arange(L)[:, None] + 37 * jnp.arange(spec.num_envs)) % 200 == 199
+    state = state.replace(window=state.window.push(jnp.concatenate([obs, obs[..., :1]], -1), obs[..., 0], done))
+    a, b = jax.jit(model.candidates)(state, KEY)
+    n = a.env.shape[0]
+    assert n == pref.session_capacity * (1 if selection == "uniform" else pref.oversample)
+    self_pairs = int(jnp.sum((a.env == b.env) & (a.start == b.start)))
+    assert self_pairs == 0
+    positions = set(zip(np.asarray(jnp.concatenate([a.env, b.env])).tolist(), np.asarray(jnp.concatenate([a.start, b.start])).tolist()))
+    # Uniform draws over 64 envs x (L − H + 1) starts: birthday repeats only.
+    expected = 64 * (L - H + 1) * (1 - (1 - 1 / (64 * (L - H + 1))) ** (2 * n))
+    assert len(positions) >= 0.95 * expected, (len(positions), expected, 2 * n)
+    assert not bool(a.crosses.any() or b.crosses.any())
+
+
+def test_window_that_cannot_hold_two_disjoint_segments_is_a_config_error():
+    with pytest.raises(ValueError, match=r"preference.window_length \(99\) must hold two disjoint segments: >= 2 \* "
+                                         r"preference.segment_length = 100"):
+        PreferenceConfig(segment_length=50, window_length=99).validate()
+    PreferenceConfig(segment_length=50, window_length=100).validate()
+    from jaxreward.training import presets
+
+    # The training config is validated when built, before the trainer compiles anything.
+    with pytest.raises(ValueError, match="preference.window_length"):
+        presets.config_for("pendulum", num_envs=4, reward={"terms": "preference", "preference": {"window_length": 60}})
+
+
+def test_default_feedback_interval_is_five_thousand_env_steps():
+    def interval(num_envs, unroll, **kw):
+        return PreferenceReward(RewardSpec(3, 1, False, num_envs, unroll), PreferenceConfig(**kw)).feedback_every
+
+    assert interval(64, 32) == 3  # 6144 env steps
+    assert interval(128, 32) == 2  # reacher's preset: 8192
+    assert interval(64, 1) == 79  # SAC: 5056
+    assert interval(8192, 32) == 1
+    assert interval(64, 32, feedback_every=5) == 5
+    # Sessions fall on updates 0, 3, 6, ... (the window is ready after the first push).
+    spec = RewardSpec(observation_size=3, action_size=1, discrete=False, num_envs=64, unroll_length=32)
+    model = PreferenceReward(spec, PreferenceConfig(segment_length=10, budget=100, initial_fraction=0.1,
+                                                    queries_per_session=10, hidden=(8,), grad_steps=1, batch_size=8))
+    state, update, sessions = model.init(KEY), jax.jit(model.update), []
+    for i in range(7):
+        state, _ = update(state, _linear_batch(jax.random.PRNGKey(i), T=32, B=64), KEY)
+        sessions.append(int(state.sessions))
+    assert sessions == [1, 1, 1, 2, 2, 2, 3]
 
 
 @pytest.mark.parametrize("schedule", ["constant", "decaying"])
@@ -181,9 +319,19 @@ def test_disagreement_selects_the_pairs_members_disagree_on():
     ra = jnp.array([[5.0, 1.0, 0.0, 4.0], [5.0, -1.0, 0.0, -4.0], [5.0, 0.0, 0.0, 0.0]])
     rb = jnp.zeros_like(ra)
     assert np.asarray(queries.select("disagreement", ra, rb, 2)).tolist() == [3, 1]
-    # Entropy: the mean P is nearest 0.5 on pair 2 (all 0.5) and then pair 3 / 1.
-    assert int(queries.select("entropy", ra, rb, 1)[0]) in (1, 2, 3)
-    assert int(queries.select("entropy", ra, rb, 1)[0]) != 0
+    # Entropy: the members' mean P is exactly 0.5 on pairs 1, 2 and 3 (σ(x) + σ(−x) = 1), so
+    # they are the top three whatever their order, and pair 0 (mean P = σ(5)) is last.
+    assert sorted(np.asarray(queries.select("entropy", ra, rb, 3)).tolist()) == [1, 2, 3]
+    assert int(queries.select("entropy", ra, rb, 4)[3]) == 0
+
+
+def test_entropy_selects_the_pairs_whose_mean_preference_is_nearest_one_half():
+    # Identical members (no disagreement); mean P = σ(0.1), σ(2), σ(5), σ(−0.5) = 0.52, 0.88, 0.99, 0.38.
+    ra = jnp.tile(jnp.array([[0.1, 2.0, 5.0, -0.5]]), (3, 1))
+    rb = jnp.zeros_like(ra)
+    assert np.asarray(queries.select("entropy", ra, rb, 2)).tolist() == [0, 3]
+    assert np.asarray(queries.select("entropy", ra, rb, 4)).tolist() == [0, 3, 1, 2]
+    np.testing.assert_allclose(np.asarray(queries.disagreement(ra, rb)), 0.0, atol=1e-7)
 
 
 # ---- the reward model recovers a known reward ------------------------------------------------
@@ -202,7 +350,8 @@ def _linear_batch(key, T=40, B=16):
 
 def test_ensemble_on_oracle_labels_ranks_held_out_segments():
     cfg = PreferenceConfig(segment_length=20, budget=300, queries_per_session=30, initial_fraction=0.1,
-                           selection="disagreement", hidden=(32, 32), grad_steps=32, learning_rate=1e-3)
+                           selection="disagreement", hidden=(32, 32), grad_steps=32, learning_rate=1e-3,
+                           feedback_every=1)
     model = PreferenceReward(SPEC, cfg)
     state = model.init(KEY)
     update = jax.jit(model.update)
@@ -312,9 +461,9 @@ def test_user_utilities_from_term_rewards_match_numpy():
     np.testing.assert_allclose(utility[0], m["a"] - 2 * m["b"] + 0.5 * m["c"], rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(utility[1], 3 * m["b"], rtol=1e-5, atol=1e-5)
     # Sampled segments carry the terms of the same steps as their gold reward (= the terms' sum).
-    window = lambda: SegmentWindow.create(20, 8, 4, num_terms=3).push(model.inputs(batch), batch.gold_reward, terms)
-    _, gold, seg_terms = jax.jit(lambda: window().sample(KEY, 50, 5))()
-    np.testing.assert_allclose(np.asarray(seg_terms.sum(-1)), np.asarray(gold), rtol=1e-5, atol=1e-5)
+    window = lambda: SegmentWindow.create(20, 8, 4, num_terms=3).push(model.inputs(batch), batch.gold_reward, batch.done, terms)
+    for seg in jax.jit(lambda: window().sample_pairs(KEY, 50, 5))():
+        np.testing.assert_allclose(np.asarray(seg.terms.sum(-1)), np.asarray(seg.utility), rtol=1e-5, atol=1e-5)
 
 
 def test_default_teacher_keeps_no_user_arrays():
@@ -457,3 +606,68 @@ def test_pebble_critic_reset_restarts_the_critic_and_keeps_the_actor():
     counts = lambda opt: {int(x) for x in jax.tree.leaves(opt) if np.ndim(x) == 0 and np.issubdtype(np.asarray(x).dtype, np.integer)}
     assert counts(agent.critic_opt) == {0}
     assert counts(agent.actor_opt) == {cfg.num_iterations * cfg.unroll_length * cfg.sac.grad_updates_per_step}
+
+
+# ---- PEBBLE unsupervised pre-training ---------------------------------------------------------
+def _pretrain_model(pretrain_iterations=2):
+    cfg = PreferenceConfig(segment_length=10, budget=40, queries_per_session=10, initial_fraction=0.25, hidden=(8,),
+                           grad_steps=2, batch_size=8, pretrain_iterations=pretrain_iterations, entropy_k=3)
+    return PreferenceReward(SPEC, cfg)
+
+
+def test_entropy_bonus_is_scored_and_normalised_on_the_window_before_the_push():
+    model = _pretrain_model()
+    update, reward = jax.jit(model.update), jax.jit(model.reward)
+    state, _ = update(model.init(KEY), _linear_batch(jax.random.PRNGKey(1)), KEY)
+    assert int(state.sessions) == 0  # still pre-training
+    batch = _linear_batch(jax.random.PRNGKey(2))
+    raw = model._entropy_bonus(state.window, batch.obs)  # [T, B] against the window the agent acted under
+    r, _ = reward(state, batch)
+    np.testing.assert_allclose(np.asarray(r), np.asarray(raw / jnp.sqrt(state.entropy_stats.var[0] + 1e-8)), rtol=1e-5)
+    new, _ = update(state, batch, KEY)
+    expected = state.entropy_stats.update(raw.reshape(-1, 1))
+    np.testing.assert_allclose(np.asarray(new.entropy_stats.mean), np.asarray(expected.mean), rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(new.entropy_stats.var), np.asarray(expected.var), rtol=1e-5)
+    assert float(new.entropy_stats.count) == 2 * batch.obs.shape[0] * batch.obs.shape[1]
+    # The first session (update 2) ends pre-training: the reward is the ensemble's, and the
+    # bonus statistics stop moving.
+    after, _ = update(new, batch, KEY)
+    assert int(after.sessions) == 1
+    r, _ = reward(after, batch)
+    np.testing.assert_allclose(np.asarray(r), np.asarray(model.predict(after, model.inputs(batch))), rtol=1e-6)
+    later, _ = update(after, batch, KEY)
+    np.testing.assert_array_equal(np.asarray(later.entropy_stats.var), np.asarray(after.entropy_stats.var))
+
+
+def _top_level_primitives(jaxpr) -> set[str]:
+    return {eqn.primitive.name for eqn in jaxpr.eqns}
+
+
+def _all_primitives(jaxpr) -> set[str]:
+    names = set()
+    for eqn in jaxpr.eqns:
+        names.add(eqn.primitive.name)
+        for sub in jax.core.jaxprs_in_params(eqn.params):
+            names |= _all_primitives(getattr(sub, "jaxpr", sub))
+    return names
+
+
+@pytest.mark.parametrize("method", ["reward", "update"])
+def test_entropy_bonus_is_computed_only_inside_a_branch_under_the_runs_vmap(method):
+    """Under the trainer's vmap over runs, the kNN bonus (top_k) sits in a `cond` branch, so
+    it costs nothing once every run has had feedback; a `where` would compute it always."""
+    from jaxreward.runs import RUNS_AXIS
+
+    model = _pretrain_model()
+    states = jax.vmap(model.init)(jax.random.split(KEY, 2))
+    batches = jax.vmap(lambda k: _linear_batch(k))(jax.random.split(KEY, 2))
+    fn = model.reward if method == "reward" else lambda s, b: model.update(s, b, KEY)
+    jaxpr = jax.make_jaxpr(jax.vmap(fn, axis_name=RUNS_AXIS))(states, batches).jaxpr
+    assert "top_k" in _all_primitives(jaxpr)
+    assert "top_k" not in _top_level_primitives(jaxpr)
+    assert "cond" in _top_level_primitives(jaxpr)
+    if method == "reward":  # without pre-training there is no bonus at all
+        plain = _pretrain_model(0)
+        jaxpr = jax.make_jaxpr(jax.vmap(plain.reward, axis_name=RUNS_AXIS))(jax.vmap(plain.init)(jax.random.split(KEY, 2)),
+                                                                               batches).jaxpr
+        assert "top_k" not in _all_primitives(jaxpr)

@@ -2,7 +2,8 @@
 
 The loop of Christiano et al. (2017) and PEBBLE (Lee et al., ICML 2021), all of it in the
 compiled step: every `update` pushes the rollout into the segment window; at a feedback
-session it draws candidate pairs, selects the queries (uniform / disagreement / entropy),
+session (every `feedback_every` updates) it draws candidate pairs of segments that lie
+within one episode (`segments.py`), selects the queries (uniform / disagreement / entropy),
 has the synthetic teacher label them (or, on the human path, uses the pairs of a labels
 file), stores them in the bounded pair buffer and fits the Bradley–Terry ensemble with a
 few gradient steps. `reward` scores transitions with the aggregated ensemble. With SAC,
@@ -14,7 +15,13 @@ Reward output normalisation is the composite's term transform, not a second copy
 `norm=scale`; a tanh output (`output_activation`, PEBBLE's choice) bounds each member.
 
 Optional PEBBLE unsupervised pre-training: for the first `pretrain_iterations` updates
-no queries are asked and `reward` is the kNN state-entropy bonus (`entropy.py`).
+no queries are asked and `reward` is the kNN state-entropy bonus (`entropy.py`) of each
+observation against the window, divided by the running std of the bonuses given so far.
+The bonus is computed only while pre-training: `reward` and `update` branch on
+"no feedback session yet" with `lax.cond`, the predicate reduced over the trainer's runs
+axis (`any_run`) so that under its `vmap` the branch stays a branch (a batched predicate
+would turn it into a select that computes the bonus in every iteration). `update` fits the
+std on the bonus of the window *before* its push, the values `reward` gave the agent.
 
 Mixture of users (`teacher_users`, `teacher_user_probs`): instead of one teacher scoring
 the gold reward, each query goes to one user drawn with the given probabilities, and user
@@ -27,12 +34,30 @@ the state holds no extra arrays and the compiled step is the single-teacher one.
 
 Logged always (as reward_model/preference/<name>): the Bradley–Terry loss and accuracy
 on the stored pairs, the accuracy on fresh held-out pairs against the gold reward's
-ranking, queries asked and pairs stored; with users also `accuracy_heldout_user<u>`, the
-held-out accuracy against user u's ranking.
+ranking (measured every FEEDBACK_ENV_STEPS env steps, rounded to whole updates, and
+carried in between: 2·heldout_pairs segments of H steps each iteration are more rows for
+the ensemble than the rollout itself),
+queries asked, pairs stored, and `segments_across_episodes`: asked segments that contain an
+episode end before their last step (0 unless episodes are too short for within-episode
+segments, see `segments.py`); with users also `accuracy_heldout_user<u>`, the held-out
+accuracy against user u's ranking.
 
 Deviations from PEBBLE, for a fixed-shape compiled step: the ensemble trains a fixed
 number of gradient steps per session (PEBBLE trains epochs until 97% training accuracy);
 each member draws its own minibatches (PEBBLE: its own permutation).
+
+Defaults and the published schedules they follow (B-Pref, Lee et al. 2021, repository
+rll-research/BPref): PEBBLE's `config/train_PEBBLE.yaml` asks for feedback every
+`num_interact` = 5000 env steps, `reward_batch` = 128 queries at a time, segments of 50
+steps, 3 members, reward lr 3e-4, minibatches of 128 pairs, and trains the reward for up to
+`reward_update` = 200 epochs per session; its DeepMind Control scripts (walker_walk,
+quadruped_walk, budgets 500 to 2000) use feedback every 20000 / 30000 env steps with 100
+queries and 50 epochs per session, its Meta-World scripts every 5000 steps with 50 queries
+and 10 epochs; PrefPPO (`train_PrefPPO.py`) defaults to feedback every 16000 env steps and
+128 queries. Here `feedback_every` = 0 holds a session every `FEEDBACK_ENV_STEPS` = 5000 env
+steps (rounded up to whole iterations: 3 iterations of 64 envs × 32 steps), 100 queries a
+session (10 sessions for the default budget of 1000, the first of them the 10% asked up
+front), and `grad_steps` Adam steps per session instead of epochs.
 """
 
 from __future__ import annotations
@@ -51,28 +76,37 @@ from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
 from jaxreward.rewards.preference import queries, teachers
 from jaxreward.rewards.preference.entropy import knn_distance
 from jaxreward.rewards.preference.model import AGGREGATIONS, OUTPUT_ACTIVATIONS, RewardEnsemble, aggregate, bradley_terry_loss
-from jaxreward.rewards.preference.segments import PairBuffer, SegmentWindow
+from jaxreward.rewards.preference.segments import PairBuffer, Segments, SegmentWindow
 from jaxreward.runs import any_run
 
 #: Most memory entries the entropy bonus compares against (the cost is batch × memory).
 ENTROPY_MEMORY = 1024
+#: Env steps between feedback sessions when `feedback_every` = 0 (PEBBLE's `num_interact`).
+FEEDBACK_ENV_STEPS = 5000
+#: Default window, in segment lengths: 4H steps give each env 3H + 1 start positions, so the
+#: candidates of a session (up to 2 · oversample · queries of them) rarely repeat and two
+#: segments of one env can be disjoint. Memory: L × num_envs × input_size floats.
+WINDOW_SEGMENTS = 4
 @dataclass(frozen=True)
 class PreferenceConfig:
     """Settings of the `preference` reward. Defaults follow PEBBLE where the CPU allows."""
 
     # -- segments and queries
     segment_length: int = 50
-    #: Steps of each env kept to draw segments from; 0: max(segment_length, unroll_length).
+    #: Steps of each env kept to draw segments from, >= 2 * segment_length (two disjoint
+    #: segments); 0: max(4 * segment_length, unroll_length) (see WINDOW_SEGMENTS).
     window_length: int = 0
     #: Total queries over the run (skipped ones count, as in B-Pref).
     budget: int = 1000
     #: Fraction of the budget asked at the first feedback session.
     initial_fraction: float = 0.1
-    queries_per_session: int = 20
+    #: B-Pref's DeepMind Control scripts: 100 (`reward_batch`).
+    queries_per_session: int = 100
     schedule: str = "constant"
     decay_rate: float = 1.0
-    #: Training iterations between feedback sessions.
-    feedback_every: int = 1
+    #: Training iterations between feedback sessions; 0: every FEEDBACK_ENV_STEPS = 5000 env
+    #: steps (PEBBLE's `num_interact`), rounded up to whole iterations of num_envs × unroll_length.
+    feedback_every: int = 0
     selection: str = "uniform"
     oversample: int = 10
     #: Pair-buffer capacity; 0: the budget (or the labels file's size).
@@ -113,11 +147,11 @@ class PreferenceConfig:
 
     def validate(self) -> None:
         p = "preference."
-        for name in ("segment_length", "budget", "queries_per_session", "feedback_every", "oversample", "ensemble_size",
+        for name in ("segment_length", "budget", "queries_per_session", "oversample", "ensemble_size",
                      "learning_rate", "batch_size", "grad_steps", "heldout_pairs", "entropy_k"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{p}{name} must be positive, got {getattr(self, name)}")
-        for name in ("window_length", "pair_capacity", "pretrain_iterations", "decay_rate"):
+        for name in ("window_length", "feedback_every", "pair_capacity", "pretrain_iterations", "decay_rate"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{p}{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.initial_fraction <= 1.0:
@@ -127,8 +161,10 @@ class PreferenceConfig:
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise ValueError(f"{p}{name} must be one of {', '.join(valid)}, got {getattr(self, name)!r}")
-        if self.window_length and self.window_length < self.segment_length:
-            raise ValueError(f"{p}window_length ({self.window_length}) must be >= segment_length ({self.segment_length})")
+        if self.window_length and self.window_length < 2 * self.segment_length:
+            raise ValueError(f"{p}window_length ({self.window_length}) must hold two disjoint segments: >= 2 * "
+                             f"{p}segment_length = {2 * self.segment_length} (or 0 for the default, "
+                             f"max({WINDOW_SEGMENTS} * segment_length, unroll_length))")
         if self.pair_capacity and self.pair_capacity < self.session_capacity:
             raise ValueError(f"{p}pair_capacity ({self.pair_capacity}) must hold one feedback session ({self.session_capacity} queries)")
         if bool(self.labels_file) != bool(self.segments_file):
@@ -189,6 +225,10 @@ class PreferenceState:
     updates: jax.Array  # [] int32 calls of `update`
     last_loss: jax.Array  # [] carried between sessions so every log row has a value
     last_accuracy: jax.Array  # []
+    #: held-out accuracies ([] each, keys as in `heldout_accuracy`), measured every
+    #: `heldout_every` updates and carried between
+    last_heldout: dict
+    segments_across_episodes: jax.Array  # [] int32 asked segments containing an episode end before their last step
     users: teachers.Users | None = None  # mixture-of-users teacher (vmappable), None: gold teacher
     term_step_mean: jax.Array | None = None  # [M] running mean reward per step of the users' terms
 
@@ -202,7 +242,11 @@ class PreferenceReward(RewardModel):
         cfg.validate()
         self.cfg = cfg
         self.input_size = spec.observation_size + (spec.action_size if cfg.use_action else 0)
-        self.window_length = cfg.window_length or max(cfg.segment_length, spec.unroll_length)
+        self.window_length = cfg.window_length or max(WINDOW_SEGMENTS * cfg.segment_length, spec.unroll_length)
+        # Updates per FEEDBACK_ENV_STEPS env steps: the default feedback interval, and how often
+        # the held-out accuracy is measured whatever the feedback interval.
+        self.heldout_every = max(1, math.ceil(FEEDBACK_ENV_STEPS / (spec.num_envs * spec.unroll_length)))
+        self.feedback_every = cfg.feedback_every or self.heldout_every
         self.ensemble = RewardEnsemble(self.input_size, cfg.hidden, cfg.activation, cfg.ensemble_size, cfg.output_activation)
         self.optimizer = optax.adam(cfg.learning_rate)
         self.file_pairs = None
@@ -260,7 +304,8 @@ class PreferenceReward(RewardModel):
             gold_step_mean=zero, gold_steps=zero, entropy_stats=Normalizer.create(1),
             queries_asked=jnp.zeros((), jnp.int32), sessions=jnp.zeros((), jnp.int32), updates=jnp.zeros((), jnp.int32),
             last_loss=jnp.asarray(jnp.log(2.0)), last_accuracy=jnp.asarray(0.5),
-            users=users, term_step_mean=term_step_mean,
+            last_heldout={k: jnp.asarray(0.5) for k in self.heldout_names()},
+            segments_across_episodes=jnp.zeros((), jnp.int32), users=users, term_step_mean=term_step_mean,
         )
 
     def predict(self, state: PreferenceState, x: jax.Array) -> jax.Array:
@@ -270,28 +315,44 @@ class PreferenceReward(RewardModel):
     def reward(self, state: PreferenceState, batch: TransitionBatch):
         r = self.predict(state, self.inputs(batch))
         if self.cfg.pretrain_iterations > 0:
-            bonus = self._entropy_bonus(state.window, batch.obs) / jnp.sqrt(state.entropy_stats.var[0] + 1e-8)
-            r = jnp.where(state.sessions == 0, bonus, r)
+            pretraining = self.pretraining(state)
+
+            def bonus_where_pretraining(r):
+                bonus = self._entropy_bonus(state.window, batch.obs) / jnp.sqrt(state.entropy_stats.var[0] + 1e-8)
+                return jnp.where(pretraining, bonus, r)
+
+            r = jax.lax.cond(any_run(pretraining), bonus_where_pretraining, lambda r: r, r)
         return r, {}
+
+    def pretraining(self, state: PreferenceState) -> jax.Array:
+        """[] bool: PEBBLE's unsupervised phase, before the first feedback session."""
+        return (self.cfg.pretrain_iterations > 0) & (state.sessions == 0)
 
     def update(self, state: PreferenceState, batch: TransitionBatch, rng: jax.Array):
         cfg = self.cfg
         k_session, k_eval = jax.random.split(rng)
         terms = self.term_rewards(batch) if self.user_terms else None
-        window = state.window.push(self.inputs(batch), batch.gold_reward, terms)
+        if cfg.pretrain_iterations > 0:
+            pretraining = self.pretraining(state)
+
+            def fit_bonus_std(stats):
+                # The window before the push, as in `reward`: the bonuses the agent was given.
+                bonus = self._entropy_bonus(state.window, batch.obs)
+                return jax.tree.map(lambda a, b: jnp.where(pretraining, a, b), stats.update(bonus.reshape(-1, 1)), stats)
+
+            state = state.replace(entropy_stats=jax.lax.cond(any_run(pretraining), fit_bonus_std, lambda s: s,
+                                                             state.entropy_stats))
+        window = state.window.push(self.inputs(batch), batch.gold_reward, batch.done, terms)
         n = batch.gold_reward.size
         gold_steps = state.gold_steps + n
         gold_mean = state.gold_step_mean + (jnp.mean(batch.gold_reward) - state.gold_step_mean) * n / gold_steps
         if terms is not None:
             term_mean = terms.reshape(-1, terms.shape[-1]).mean(0)
             state = state.replace(term_step_mean=state.term_step_mean + (term_mean - state.term_step_mean) * n / gold_steps)
-        entropy_stats = state.entropy_stats
-        if cfg.pretrain_iterations > 0:
-            entropy_stats = entropy_stats.update(self._entropy_bonus(window, batch.obs).reshape(-1, 1))
-        state = state.replace(window=window, gold_step_mean=gold_mean, gold_steps=gold_steps, entropy_stats=entropy_stats)
+        state = state.replace(window=window, gold_step_mean=gold_mean, gold_steps=gold_steps)
 
         since_pretrain = state.updates - cfg.pretrain_iterations
-        due = (since_pretrain >= 0) & (since_pretrain % cfg.feedback_every == 0) & window.ready(cfg.segment_length)
+        due = (since_pretrain >= 0) & (since_pretrain % self.feedback_every == 0) & window.ready(cfg.segment_length)
         if self.file_pairs is None:
             due = due & (state.queries_asked < state.budget)
 
@@ -301,20 +362,27 @@ class PreferenceReward(RewardModel):
 
         state = jax.lax.cond(any_run(due), session_where_due, lambda s, k: s, state, k_session)
 
+        # The same in every run (a counter), so the cond stays a branch under the runs vmap.
+        evaluate = state.updates % self.heldout_every == 0
+        heldout = jax.lax.cond(any_run(evaluate), lambda s, k: self.heldout_accuracy(s, k), lambda s, k: s.last_heldout,
+                               state, k_eval)
+        heldout = jax.tree.map(lambda a, b: jnp.where(evaluate, a, b), heldout, state.last_heldout)
+        state = state.replace(last_heldout=heldout)
+
         metrics = {
             "loss": state.last_loss,
             "accuracy_train": state.last_accuracy,
-            **self.heldout_accuracy(state, k_eval),
+            **heldout,
             "queries": state.queries_asked.astype(jnp.float32),
             "pairs": state.pairs.size.astype(jnp.float32),
+            "segments_across_episodes": state.segments_across_episodes.astype(jnp.float32),
         }
         return state.replace(updates=state.updates + 1), metrics
 
     def changed(self, old: PreferenceState, new: PreferenceState) -> jax.Array:
         # The ensemble moves only in feedback sessions; before the first one the reward is
         # the entropy bonus, which moves with the segment window every update.
-        pretraining = (self.cfg.pretrain_iterations > 0) & (new.sessions == 0)
-        return (new.sessions != old.sessions) | pretraining
+        return (new.sessions != old.sessions) | self.pretraining(new)
 
     # ---- pieces -------------------------------------------------------------------
     def _session(self, state: PreferenceState, rng: jax.Array) -> PreferenceState:
@@ -326,28 +394,34 @@ class PreferenceReward(RewardModel):
         return state.replace(params=params, opt_state=opt_state, last_loss=loss, last_accuracy=accuracy,
                              sessions=state.sessions + 1)
 
+    def candidates(self, state: PreferenceState, rng: jax.Array) -> tuple[Segments, Segments]:
+        """A session's candidate pairs from the window: (a, b), N segments each, N = the
+        session capacity, times `oversample` unless selection is uniform."""
+        cfg = self.cfg
+        num = cfg.session_capacity * (1 if cfg.selection == "uniform" else cfg.oversample)
+        return state.window.sample_pairs(rng, num, cfg.segment_length)
+
     def _ask(self, state: PreferenceState, rng: jax.Array) -> PreferenceState:
         cfg = self.cfg
         k_cand, k_label = jax.random.split(rng)
         capacity = cfg.session_capacity
-        num_candidates = capacity * (1 if cfg.selection == "uniform" else cfg.oversample)
-        seg, utility, terms = state.window.sample(k_cand, 2 * num_candidates, cfg.segment_length)
-        # What the teacher sees of each segment: the gold reward, or the users' term rewards.
-        seen = utility if terms is None else terms
-        seg_a, seg_b = seg[:num_candidates], seg[num_candidates:]
-        seen_a, seen_b = seen[:num_candidates], seen[num_candidates:]
+        seg_a, seg_b = self.candidates(state, k_cand)
         if cfg.selection != "uniform":
-            returns_a = self.ensemble.segment_returns(state.params, seg_a)
-            returns_b = self.ensemble.segment_returns(state.params, seg_b)
+            returns_a = self.ensemble.segment_returns(state.params, seg_a.inputs)
+            returns_b = self.ensemble.segment_returns(state.params, seg_b.inputs)
             pick = queries.select(cfg.selection, returns_a, returns_b, capacity)
-            seg_a, seg_b, seen_a, seen_b = seg_a[pick], seg_b[pick], seen_a[pick], seen_b[pick]
+            seg_a, seg_b = jax.tree.map(lambda x: x[pick], (seg_a, seg_b))
         num = queries.session_size(state.sessions, state.queries_asked, budget=state.budget,
                                    initial_fraction=cfg.initial_fraction, queries_per_session=cfg.queries_per_session,
                                    schedule=cfg.schedule, decay_rate=cfg.decay_rate, capacity=capacity)
-        y, keep = self.teacher_labels(state, k_label, seen_a, seen_b)
+        # What the teacher sees of each segment: the gold reward, or the users' term rewards.
+        seen = lambda seg: seg.utility if seg.terms is None else seg.terms
+        y, keep = self.teacher_labels(state, k_label, seen(seg_a), seen(seg_b))
         asked = jnp.arange(capacity) < num
-        return state.replace(pairs=state.pairs.insert(seg_a, seg_b, y, keep & asked),
-                             queries_asked=state.queries_asked + num)
+        crossing = jnp.sum(seg_a.crosses & asked) + jnp.sum(seg_b.crosses & asked)
+        return state.replace(pairs=state.pairs.insert(seg_a.inputs, seg_b.inputs, y, keep & asked),
+                             queries_asked=state.queries_asked + num,
+                             segments_across_episodes=state.segments_across_episodes + crossing.astype(jnp.int32))
 
     def teacher_labels(self, state: PreferenceState, rng: jax.Array, seen_a: jax.Array, seen_b: jax.Array):
         """The synthetic teacher's answers to N queries: (y [N], keep [N]).
@@ -396,28 +470,33 @@ class PreferenceReward(RewardModel):
         keep_old = lambda new, old: jax.tree.map(lambda a, b: jnp.where(has_pairs, a, b), new, old)
         return keep_old(new_params, params), keep_old(new_opt, opt_state), losses[-1], accs[-1]
 
+    def heldout_names(self) -> tuple[str, ...]:
+        """Keys of `heldout_accuracy`."""
+        num_users = 0 if self.user_weights is None else self.user_weights.shape[0]
+        return ("accuracy_heldout",) + tuple(f"accuracy_heldout_user{u}" for u in range(num_users))
+
     def heldout_accuracy(self, state: PreferenceState, rng: jax.Array) -> dict[str, jax.Array]:
         """Fraction of fresh window pairs the aggregated model orders as a reference does
-        (pairs the reference rates equal excluded); 0.5 until a segment fits the window.
+        (pairs the reference rates equal excluded); 0.5 until two segments fit the window.
 
         {"accuracy_heldout": against the gold reward} and, with users, for each user u
         "accuracy_heldout_user<u>": against that user's utility. Values are [].
         """
-        seg, gold, terms = state.window.sample(rng, 2 * self.cfg.heldout_pairs, self.cfg.segment_length)
-        pred = self.predict(state, seg).sum(-1)
-        n = self.cfg.heldout_pairs
+        seg_a, seg_b = state.window.sample_pairs(rng, self.cfg.heldout_pairs, self.cfg.segment_length)
+        pred_diff = self.predict(state, seg_a.inputs).sum(-1) - self.predict(state, seg_b.inputs).sum(-1)
 
-        def accuracy(utility):  # utility [2n, H]
-            ref_diff = utility[:n].sum(-1) - utility[n:].sum(-1)
-            pred_diff = pred[:n] - pred[n:]
+        def accuracy(utility_a, utility_b):  # [n, H] each
+            ref_diff = utility_a.sum(-1) - utility_b.sum(-1)
             counted = ref_diff != 0
             right = jnp.sum(((pred_diff > 0) == (ref_diff > 0)) & counted) / jnp.maximum(jnp.sum(counted), 1)
             return jnp.where(state.window.ready(self.cfg.segment_length), right, 0.5)
 
-        out = {"accuracy_heldout": accuracy(gold)}
+        out = {"accuracy_heldout": accuracy(seg_a.utility, seg_b.utility)}
         if state.users is not None:
-            for u, utility in enumerate(teachers.user_utilities(state.users.weights, terms)):
-                out[f"accuracy_heldout_user{u}"] = accuracy(utility)
+            users_a = teachers.user_utilities(state.users.weights, seg_a.terms)
+            users_b = teachers.user_utilities(state.users.weights, seg_b.terms)
+            for u in range(users_a.shape[0]):
+                out[f"accuracy_heldout_user{u}"] = accuracy(users_a[u], users_b[u])
         return out
 
     def _entropy_bonus(self, window: SegmentWindow, obs: jax.Array) -> jax.Array:
