@@ -228,8 +228,9 @@ def test_perceptual_reward_increases_from_start_to_success(fitted, reach_demos):
     r = _score("perceptual", encoder, state, held)
     first = held.first_success()
     rises = [r[i, first[i] - 1] > r[i, 0] for i in range(held.num_demos)]
-    # Measured: 6 of 6 held-out demos (TCN of 150 steps, K=3 steps, 8 features per step).
-    assert np.mean(rises) >= 5 / 6, (np.mean(rises), r[:, 0], r[np.arange(6), first - 1])
+    # Measured: 6 of 6 held-out demos (TCN of 150 steps, K=3 steps, 8 features per step);
+    # the smallest rise is 0.0028 (demo 3), far above float noise.
+    assert np.sum(rises) == 6, (np.sum(rises), r[:, 0], r[np.arange(6), first - 1])
     assert np.all((r >= 0) & (r <= 1))
 
 
@@ -288,9 +289,9 @@ def test_experiment_smoke_writes_csv_and_png(reach_demos, fitted, tmp_path, monk
     rows = {s["reward"]: s for s in summary}
     assert set(rows) == set(models.KINDS) and all(s["demos"] == 6 for s in summary)
     # The perceptual reward tracks the hand-designed dense reward along held-out demos
-    # (measured at smoke scale: mean Pearson r 0.64, rises start -> success in 6 of 6).
-    assert rows["perceptual"]["pearson_mean"] > 0.3, rows["perceptual"]
-    assert rows["perceptual"]["increase_rate"] >= 5 / 6, rows["perceptual"]
+    # (measured at smoke scale on CPU: mean Pearson r 0.68, rises start -> success in 6 of 6).
+    assert rows["perceptual"]["pearson_mean"] > 0.5, rows["perceptual"]
+    assert rows["perceptual"]["increase_rate"] == 1.0, rows["perceptual"]
 
 
 def test_clip_encoder_hook_fits_the_perceptual_reward(reach_demos):
