@@ -189,16 +189,24 @@ def test_gymnax_time_limit_is_ours_and_truncates():
     pytest.importorskip("gymnax")
     env = envs.make("gymnax/catch")
     assert env.episode_length == 1000 and env.observation_size == 50
-    # Catch ends when the ball reaches the paddle's row: a termination after 9 steps.
-    state = env.reset(jax.random.PRNGKey(3))
+    # Catch ends when the ball reaches the paddle's row: a termination after 9 steps. With
+    # action 1 the paddle stays, so the catch (+1) or miss (-1) is fixed by the reset: seed 3
+    # drops the ball in the paddle's column 2, seed 0 drops it elsewhere.
     step = jax.jit(env.step)
-    for t in range(9):
-        state = step(state, jnp.int32(1))
-    assert float(state.done) == 1.0 and float(state.info["truncation"]) == 0.0
-    assert float(state.reward) in (1.0, -1.0)
-    assert float(state.metrics["success"]) == float(state.reward > 0)
+    for seed, caught in ((3, True), (0, False)):
+        state = env.reset(jax.random.PRNGKey(seed))
+        start = state.pipeline_state["env_state"]
+        assert bool(start.ball_x == start.paddle_x) == caught, (seed, start)
+        for t in range(9):
+            assert float(state.done) == 0.0, (seed, t)
+            state = step(state, jnp.int32(1))
+        assert float(state.done) == 1.0 and float(state.info["truncation"]) == 0.0
+        assert float(state.reward) == (1.0 if caught else -1.0), (seed, float(state.reward))
+        assert float(state.metrics["success"]) == float(caught)
     short = envs.make("gymnax/catch", episode_length=4)
     state = short.reset(jax.random.PRNGKey(3))
-    for _ in range(4):
+    for t in range(4):
+        assert float(state.done) == 0.0, t
         state = short.step(state, jnp.int32(1))
     assert float(state.done) == 1.0 and float(state.info["truncation"]) == 1.0
+    assert float(state.reward) == 0.0  # the ball is still falling when time runs out

@@ -26,14 +26,16 @@ from conftest import env_jit
 TASKS = ["reach", "push", "pick_place", "drawer_open"]
 NUM_RESETS = 64
 RANDOM, SCRIPTED, IDLE = 0, 1, 2
-#: Measured on these seeds: scripted 64/64 on every task. Asserted: at least 90%.
-SCRIPTED_SUCCESS_MIN = 0.9
-#: Measured: reach 1/64 (the arm sweeps a wide volume), the others 0/64.
-RANDOM_SUCCESS_MAX = {"reach": 0.1, "push": 0.05, "pick_place": 0.0, "drawer_open": 0.0}
+#: Scripted episodes (of NUM_RESETS) solved at the end, at least. Measured on these seeds: every
+#: episode reaches success; all hold it to the end except one push episode.
+SCRIPTED_SOLVED_AT_END_MIN = {"reach": 64, "push": 63, "pick_place": 64, "drawer_open": 64}
+#: Random episodes (of NUM_RESETS) that succeed at least once, at most. Measured on these
+#: seeds: reach 1 (the arm sweeps a wide volume), the others 0.
+RANDOM_SUCCESSES_MAX = {"reach": 1, "push": 0, "pick_place": 0, "drawer_open": 0}
 #: With Gaussian action noise of this scale the controllers still succeed (demonstrations);
-#: measured: reach, push, drawer_open 64/64, pick_place 62/64 at the end of the episode.
+#: episodes solved at the end, at least (measured: reach, push, drawer_open 64/64, pick_place 62/64).
 NOISE_SCALE = 0.1
-NOISY_SUCCESS_MIN = 0.8
+NOISY_SUCCESSES_MIN = {"reach": 64, "push": 64, "pick_place": 62, "drawer_open": 64}
 
 
 class Episodes:
@@ -109,9 +111,10 @@ ALL = pytest.mark.parametrize("name", TASKS)
 def test_scripted_controller_solves_the_task(episodes, name):
     e = episodes(name)
     success = e.scripted["metrics"]["success"]  # [T, B]
-    assert success.any(axis=0).mean() >= SCRIPTED_SUCCESS_MIN, f"reached: {success.any(axis=0).mean()}"
+    assert success.any(axis=0).all(), f"reached in {success.any(axis=0).sum()} of {NUM_RESETS}"
     # It holds the solved state to the end of the episode (demonstrations end solved)...
-    assert success[-1].mean() >= SCRIPTED_SUCCESS_MIN, f"solved at the end: {success[-1].mean()}"
+    solved = success[-1].sum()
+    assert solved >= SCRIPTED_SOLVED_AT_END_MIN[name], f"solved at the end in {solved} of {NUM_RESETS}"
     # ...within the episode length with room to spare.
     first = np.argmax(success, axis=0)[success.any(axis=0)]
     assert np.median(first) < 0.6 * e.length
@@ -123,8 +126,8 @@ def test_scripted_controller_solves_the_task(episodes, name):
 @ALL
 def test_random_policy_rarely_succeeds(episodes, name):
     e = episodes(name)
-    rate = e.random["metrics"]["success"].any(axis=0).mean()
-    assert rate <= RANDOM_SUCCESS_MAX[name], f"random success rate {rate}"
+    count = e.random["metrics"]["success"].any(axis=0).sum()
+    assert count <= RANDOM_SUCCESSES_MAX[name], f"random successes {count} of {NUM_RESETS}"
     # Nor does doing nothing.
     idle = e.run(e.start, IDLE)
     assert not idle["metrics"]["success"].any()
@@ -141,8 +144,8 @@ def test_sparse_reward_is_the_success_indicator(episodes, name):
         # The reward/ terms sum to the reward; the dense terms are logged outside reward/.
         assert [k for k in metrics if k.startswith("reward/")] == ["reward/success"]
     # Over NUM_RESETS × episode length random steps, the sparse reward is (almost) never paid.
-    paid = (e.random["reward"] > 0).any(axis=0).mean()
-    assert paid <= RANDOM_SUCCESS_MAX[name]
+    paid = (e.random["reward"] > 0).any(axis=0).sum()
+    assert paid <= RANDOM_SUCCESSES_MAX[name], paid
     assert e.scripted["reward"].sum() > 0
 
 
@@ -190,7 +193,8 @@ def test_noisy_scripted_controller_still_succeeds(episodes, name):
     e = episodes(name)
     noisy = e.run(e.start, SCRIPTED, noise_scale=NOISE_SCALE, seed=2)
     assert not np.array_equal(noisy["action"], e.scripted["action"])
-    assert noisy["metrics"]["success"][-1].mean() >= NOISY_SUCCESS_MIN
+    solved = noisy["metrics"]["success"][-1].sum()
+    assert solved >= NOISY_SUCCESSES_MIN[name], f"solved at the end in {solved} of {NUM_RESETS}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,8 +252,9 @@ def test_drawer_physics_places_the_handle_where_the_task_reads_it(episodes):
         data.qpos[:], data.mocap_pos[:] = np.asarray(opened.qpos), np.asarray(opened.mocap_pos)
         mujoco.mj_kinematics(model, data)
         np.testing.assert_allclose(env.handle_pos(opened), data.site_xpos[site], atol=1e-5)
-    # The scripted pull really moved the drawer joint past the threshold.
-    assert (e.scripted["qpos"][-1, :, adr] >= env.open_distance).mean() >= SCRIPTED_SUCCESS_MIN
+    # The scripted pull really moved the drawer joint past the threshold, in every episode.
+    opened = e.scripted["qpos"][-1, :, adr] >= env.open_distance
+    assert opened.all(), f"opened in {opened.sum()} of {NUM_RESETS}"
 
 
 def test_gripper_joint_positions_are_the_grip_point(episodes):

@@ -38,10 +38,11 @@ def test_segmentation_recovers_planted_boundaries():
         found = segmentation.segment_demos(sequences, num_steps=4)
         errors.append(np.concatenate([np.abs(f - t)[1:-1] for f, t in zip(found, truth)]))
     errors = np.concatenate(errors)
-    # Steps 4 std apart in one of 8 features, segments of 6-15 frames; measured over 20
-    # seeds: 97% of boundaries exact, 99.4% within one frame, the worst 3 frames off.
-    assert np.mean(errors == 0) >= 0.9, errors
-    assert np.mean(errors <= 1) >= 0.97, errors
+    # Steps 4 std apart in one of 8 features, segments of 6-15 frames; measured over these
+    # 5 seeds: 87 of 90 boundaries exact, the other 3 one frame off (over 20 seeds: 97% exact,
+    # 99.4% within one frame, the worst 3 frames off).
+    assert np.sum(errors == 0) >= 87, errors
+    assert errors.max() <= 1, errors
 
 
 def test_segmentation_is_the_exact_optimum():
@@ -228,8 +229,9 @@ def test_perceptual_reward_increases_from_start_to_success(fitted, reach_demos):
     r = _score("perceptual", encoder, state, held)
     first = held.first_success()
     rises = [r[i, first[i] - 1] > r[i, 0] for i in range(held.num_demos)]
-    # Measured: 6 of 6 held-out demos (TCN of 150 steps, K=3 steps, 8 features per step).
-    assert np.mean(rises) >= 5 / 6, (np.mean(rises), r[:, 0], r[np.arange(6), first - 1])
+    # Measured: 6 of 6 held-out demos (TCN of 150 steps, K=3 steps, 8 features per step);
+    # the smallest rise is 0.0028 (demo 3), far above float noise.
+    assert np.sum(rises) == 6, (np.sum(rises), r[:, 0], r[np.arange(6), first - 1])
     assert np.all((r >= 0) & (r <= 1))
 
 
@@ -288,9 +290,9 @@ def test_experiment_smoke_writes_csv_and_png(reach_demos, fitted, tmp_path, monk
     rows = {s["reward"]: s for s in summary}
     assert set(rows) == set(models.KINDS) and all(s["demos"] == 6 for s in summary)
     # The perceptual reward tracks the hand-designed dense reward along held-out demos
-    # (measured at smoke scale: mean Pearson r 0.64, rises start -> success in 6 of 6).
-    assert rows["perceptual"]["pearson_mean"] > 0.3, rows["perceptual"]
-    assert rows["perceptual"]["increase_rate"] >= 5 / 6, rows["perceptual"]
+    # (measured at smoke scale on CPU: mean Pearson r 0.68, rises start -> success in 6 of 6).
+    assert rows["perceptual"]["pearson_mean"] > 0.5, rows["perceptual"]
+    assert rows["perceptual"]["increase_rate"] == 1.0, rows["perceptual"]
 
 
 def test_clip_encoder_hook_fits_the_perceptual_reward(reach_demos):
@@ -381,8 +383,10 @@ def test_demo_encoder_trains_on_frames_up_to_success(reach_demos, monkeypatch):
     frames), not the frames where the scripted demo holds still after it."""
     seen = {}
     monkeypatch.setattr(tcn, "train_tcn", lambda frames, lengths, rng, cfg: seen.update(lengths=lengths) or (None, None))
-    cfg = tcn.TCNConfig(negative_gap=6)
+    cfg = tcn.TCNConfig(negative_gap=10)
     models.train_demo_encoder(reach_demos, jax.random.PRNGKey(0), cfg)
     first = reach_demos.first_success()
-    np.testing.assert_array_equal(seen["lengths"], np.minimum(np.maximum(first + 1, 8), reach_demos.length + 1))
-    assert np.all(seen["lengths"] < reach_demos.length + 1) or np.any(first < 0)
+    # Both rules are exercised: every demo succeeds before its last frame (first success at
+    # steps 7-19 of 24), and those succeeding before step 11 are held at the 12-frame floor.
+    assert np.all(first + 1 < reach_demos.length + 1) and np.any(first + 1 < 12), first
+    np.testing.assert_array_equal(seen["lengths"], np.maximum(first + 1, 12))

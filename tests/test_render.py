@@ -163,12 +163,18 @@ def test_deterministic_and_finite(reacher):
     assert np.all(np.isfinite(np.asarray(first[1])))
 
 
-def test_vmap_wrapper_renders_a_batch(reacher):
-    env, _, states = reacher
+def test_vmap_wrapper_renders_each_state_as_alone(reacher):
+    env, render_one, _ = reacher
     batched = envs.Vmap(env)
     state = env_jit(batched.reset)(jax.random.split(jax.random.PRNGKey(0), 2))
-    frames = env_jit(lambda s: batched.render(s, height=8, width=8))(state)
-    assert frames.shape == (2, 8, 8, 3)
+    rgb, depth = env_jit(lambda s: batched.render(s, height=24, width=32, depth=True))(state)
+    assert rgb.shape == (2, 24, 32, 3)
+    for k in range(2):
+        one_rgb, one_depth = render_one(jax.tree.map(lambda x: x[k], state))
+        np.testing.assert_array_equal(np.asarray(rgb[k]), np.asarray(one_rgb))
+        np.testing.assert_allclose(np.asarray(depth[k]), np.asarray(one_depth), rtol=1e-6)
+    # The two resets draw different targets and poses, so their frames must differ.
+    assert not np.array_equal(np.asarray(rgb[0]), np.asarray(rgb[1]))
 
 
 def sphere_scene(x):

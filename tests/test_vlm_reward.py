@@ -157,7 +157,7 @@ def test_vlm_reward_term_scores_pixels_and_names_what_it_needs():
         model.reward(state, batch.replace(pixels=None))
 
 
-def test_alpha_sweep_compiles_once():
+def test_alpha_sweep_is_one_group_of_a_shared_static_config():
     from jaxreward.sweeps import spec as sweep_spec
 
     sweep = sweep_spec.parse({

@@ -53,10 +53,13 @@ def test_upright_poles_score_higher_than_fallen_ones(rewards, alpha_index):
     reward, labels = rewards
     r = reward[alpha_index]
     upright, fallen = r[labels == 1], r[labels == 0]
-    # Fraction of (upright, fallen) pairs ranked the right way (the AUC).
+    # Every upright pole scores above every fallen one (the AUC, the fraction of (upright,
+    # fallen) pairs ranked the right way, is 1 at every α; the narrowest margin, at α = 0, is
+    # 0.004 of a 0.93 reward range). Measured EPIC distance to the labels: 0.178, 0.179, 0.182
+    # for α = 0, 0.5, 1.
     auc = np.mean(upright[:, None] > fallen[None, :])
-    assert auc >= 0.9, (auc, upright.mean(), fallen.mean())
-    assert float(epic_distance(jnp.asarray(r), jnp.asarray(labels))) < 0.5
+    assert auc == 1.0, (auc, upright.min(), fallen.max())
+    assert float(epic_distance(jnp.asarray(r), jnp.asarray(labels))) < 0.25
 
 
 def test_experiment_without_checkpoint_stops_with_instructions():
