@@ -205,7 +205,7 @@ def test_ensemble_on_oracle_labels_ranks_held_out_segments():
                            selection="disagreement", hidden=(32, 32), grad_steps=32, learning_rate=1e-3)
     model = PreferenceReward(SPEC, cfg)
     state = model.init(KEY)
-    update = jax.jit(model.update)
+    update = jax.jit(lambda s, b, k: model.update(s, b, model.score(s, b), k))
     for i in range(10):
         state, metrics = update(state, _linear_batch(jax.random.PRNGKey(i)), jax.random.PRNGKey(100 + i))
     assert int(state.queries_asked) == 300 and int(state.pairs.size) == 300
@@ -338,7 +338,7 @@ def test_opposed_users_flip_the_labels_with_who_is_asked():
     model = _users_model("a=1,b=0.5; a=-1,b=-0.5", probs=(1.0, 0.0))
     state = model.init(KEY)
     only_second = state.replace(users=state.users.replace(probs=jnp.array([0.0, 1.0])))  # a leaf: no recompile
-    update = jax.jit(model.update)
+    update = jax.jit(lambda s, b, k: model.update(s, b, model.score(s, b), k))
     batch = _term_batch(1)
     first, metrics = update(state, batch, KEY)
     second, _ = update(only_second, batch, KEY)

@@ -32,7 +32,7 @@ from jaxreward.agents import replay
 from jaxreward.agents.ppo import PPO, PPOBatch, PPOState
 from jaxreward.agents.sac import SAC
 from jaxreward.nets.normalizer import Normalizer
-from jaxreward.rewards.base import RewardSpec, TransitionBatch
+from jaxreward.rewards.base import RewardSpec, Scored, TransitionBatch
 from jaxreward.rewards.registry import make_composite
 from jaxreward.runs import RUNS_AXIS, any_run
 from jaxreward.training.config import TrainConfig
@@ -174,7 +174,7 @@ class Trainer:
         else:
             proxy, reward_info = self.reward_model.reward(ts.reward, batch)
             extrinsic = intrinsic = None
-        reward_state, reward_metrics = self.reward_model.update(ts.reward, batch, k_reward)
+        reward_state, reward_metrics = self.reward_model.update(ts.reward, batch, Scored(proxy, reward_info), k_reward)
 
         if cfg.learner == "sac":
             agent_state, buffer, agent_metrics = self._learn_sac(ts, batch, proxy, reward_state, k_learn)

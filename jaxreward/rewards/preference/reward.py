@@ -274,7 +274,7 @@ class PreferenceReward(RewardModel):
             r = jnp.where(state.sessions == 0, bonus, r)
         return r, {}
 
-    def update(self, state: PreferenceState, batch: TransitionBatch, rng: jax.Array):
+    def update(self, state: PreferenceState, batch: TransitionBatch, scored, rng: jax.Array):
         cfg = self.cfg
         k_session, k_eval = jax.random.split(rng)
         terms = self.term_rewards(batch) if self.user_terms else None
