@@ -17,7 +17,7 @@ import optax
 import pytest
 
 from jaxreward import rewards, shuffle
-from jaxreward.rewards.base import RewardSpec, Scored, TransitionBatch
+from jaxreward.rewards.base import RewardSpec, TransitionBatch
 from jaxreward.rewards.compose import Composite
 from jaxreward.rewards.e3b import E3B, E3BConfig, E3BState
 from jaxreward.rewards.episodic_count import CountState, EpisodicCount
