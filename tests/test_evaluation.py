@@ -339,7 +339,7 @@ def test_transforms_match_their_formulas():
         for kind in ("par", "delta"):
             model = transforms.Transformed(registry.make("gold", spec), transforms.TransformConfig(kind=kind))
             state = model.init(jax.random.PRNGKey(0))
-            state, _ = model.update(state, batch(g0), jax.random.PRNGKey(1))
+            state, _ = model.update(state, batch(g0), model.score(state, batch(g0)), jax.random.PRNGKey(1))
             out[f"wrapped_{kind}"], info = model.reward(state, batch(g1))
             out[f"reference_{kind}"] = info["reference"]
         # The reference: frozen after `reference_updates`, or a running mean of every update.
@@ -347,12 +347,12 @@ def test_transforms_match_their_formulas():
             model = transforms.Transformed(registry.make("gold", spec), transforms.TransformConfig(kind="log_sigmoid", center=center, reference_updates=1))
             state = model.init(jax.random.PRNGKey(0))
             for g in (g0, g1):
-                state, _ = model.update(state, batch(g), jax.random.PRNGKey(1))
+                state, _ = model.update(state, batch(g), model.score(state, batch(g)), jax.random.PRNGKey(1))
             out[f"reference_{center}"] = model.reference(state)
         # As a composite term option, the transform wraps the term's model.
         composite = registry.make_composite(spec, registry.RewardConfig(terms="gold:2:transform=par"))
         cstate = composite.init(jax.random.PRNGKey(0))
-        cstate, _ = composite.update(cstate, batch(g0), jax.random.PRNGKey(1))
+        cstate, _ = composite.update(cstate, batch(g0), composite.score(cstate, batch(g0)), jax.random.PRNGKey(1))
         out["composite_par"], _ = composite.reward(cstate, batch(g1))
         return out
 

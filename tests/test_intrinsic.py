@@ -139,7 +139,7 @@ def test_rnd_bonus_of_a_familiar_state_falls_below_an_unseen_one():
     state = model.observe(state, transitions(jax.random.normal(jax.random.PRNGKey(1), (16, 8, OBS))))
     familiar = jnp.array([0.5, -0.5, 0.5, -0.5])
     unseen = jnp.array([-2.0, 2.0, 1.5, 2.0])
-    update = jax.jit(model.update)
+    update = jax.jit(lambda s, b, k: model.update(s, b, model.score(s, b), k))
     for i in range(150):
         noise = 0.05 * jax.random.normal(jax.random.PRNGKey(100 + i), (16, 8, OBS))
         state, _ = update(state, transitions(familiar + noise), jax.random.PRNGKey(i))
@@ -159,7 +159,8 @@ def test_rnd_statistics_match_numpy_on_the_same_stream():
     warm = rng.normal(2.0, 3.0, (4, 3, OBS)).astype(np.float32)
     state = model.observe(state, transitions(jnp.asarray(warm)))
     seen, returns_np, filt = [warm], [], np.zeros(3)
-    error_fn, reward_fn, update_fn = jax.jit(lambda st, x: model.error(st, st.predictor, x)), jax.jit(model.reward), jax.jit(model.update)
+    error_fn, reward_fn, update_fn = jax.jit(lambda st, x: model.error(st, st.predictor, x)), jax.jit(model.reward), jax.jit(
+        lambda s, b, k: model.update(s, b, model.score(s, b), k))
     for i in range(6):
         obs = rng.normal(-1.0, 0.5, (5, 3, OBS)).astype(np.float32)
         batch = transitions(jnp.asarray(obs))
@@ -213,7 +214,8 @@ def test_e3b_repeated_embedding_decays_within_an_episode_and_resets_after_done()
     # The memory carries over to the next rollout of the same episode (env 1), and the
     # stored inverse equals the explicit inverse of λI + Σ φφᵀ over the episode so far.
     phi = model.embedding.embed(state.embedding.params, state.embedding.normalizer, x)
-    new_state, _ = model.update(state, transitions(next_obs, done), jax.random.PRNGKey(2))
+    b = transitions(next_obs, done)
+    new_state, _ = model.update(state, b, model.score(state, b), jax.random.PRNGKey(2))
     np.testing.assert_allclose(new_state.cov_inv[1], jnp.linalg.inv(cfg.ridge * jnp.eye(8) + 6 * jnp.outer(phi[1], phi[1])), rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(new_state.cov_inv[0], jnp.linalg.inv(cfg.ridge * jnp.eye(8) + 3 * jnp.outer(phi[0], phi[0])), rtol=1e-3, atol=1e-4)
     later, _ = model.reward(new_state, transitions(next_obs[:1]))

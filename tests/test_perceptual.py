@@ -258,7 +258,7 @@ def test_progress_distance_counts_episode_steps_across_rollouts(fitted):
     batch = TransitionBatch(z, z, z, z, done, z, {}, jnp.zeros((3, 2, 32, 32, 3), jnp.uint8))
     rstate = model.init(jax.random.PRNGKey(0))
     assert np.array_equal(model._next_steps(rstate, done), [[1, 1], [2, 2], [1, 3]])
-    rstate, _ = model.update(rstate, batch, jax.random.PRNGKey(0))
+    rstate, _ = model.update(rstate, batch, model.score(rstate, batch), jax.random.PRNGKey(0))
     assert np.array_equal(rstate.steps, [1, 3])
 
 

@@ -224,10 +224,11 @@ def test_episodes_shorter_than_a_segment_fall_back_to_crossing_segments_and_coun
         return TransitionBatch(obs, z[..., None], obs, obs[..., 0], jnp.asarray(d), z, {})
 
     model = PreferenceReward(spec, cfg)
-    state, metrics = jax.jit(model.update)(model.init(KEY), batch(6), KEY)
+    update = jax.jit(lambda s, b, k: model.update(s, b, model.score(s, b), k))
+    state, metrics = update(model.init(KEY), batch(6), KEY)
     assert int(state.queries_asked) == 10
     assert float(metrics["segments_across_episodes"]) == 20  # both segments of all 10 queries
-    state, metrics = jax.jit(model.update)(model.init(KEY), batch(35), KEY)
+    state, metrics = update(model.init(KEY), batch(35), KEY)
     assert int(state.queries_asked) == 10 and float(metrics["segments_across_episodes"]) == 0
 
 
@@ -291,7 +292,8 @@ def test_default_feedback_interval_is_five_thousand_env_steps():
     spec = RewardSpec(observation_size=3, action_size=1, discrete=False, num_envs=64, unroll_length=32)
     model = PreferenceReward(spec, PreferenceConfig(segment_length=10, budget=100, initial_fraction=0.1,
                                                     queries_per_session=10, hidden=(8,), grad_steps=1, batch_size=8))
-    state, update, sessions = model.init(KEY), jax.jit(model.update), []
+    state, sessions = model.init(KEY), []
+    update = jax.jit(lambda s, b, k: model.update(s, b, model.score(s, b), k))
     for i in range(7):
         state, _ = update(state, _linear_batch(jax.random.PRNGKey(i), T=32, B=64), KEY)
         sessions.append(int(state.sessions))
@@ -354,7 +356,7 @@ def test_ensemble_on_oracle_labels_ranks_held_out_segments():
                            feedback_every=1)
     model = PreferenceReward(SPEC, cfg)
     state = model.init(KEY)
-    update = jax.jit(model.update)
+    update = jax.jit(lambda s, b, k: model.update(s, b, model.score(s, b), k))
     for i in range(10):
         state, metrics = update(state, _linear_batch(jax.random.PRNGKey(i)), jax.random.PRNGKey(100 + i))
     assert int(state.queries_asked) == 300 and int(state.pairs.size) == 300
@@ -487,7 +489,7 @@ def test_opposed_users_flip_the_labels_with_who_is_asked():
     model = _users_model("a=1,b=0.5; a=-1,b=-0.5", probs=(1.0, 0.0))
     state = model.init(KEY)
     only_second = state.replace(users=state.users.replace(probs=jnp.array([0.0, 1.0])))  # a leaf: no recompile
-    update = jax.jit(model.update)
+    update = jax.jit(lambda s, b, k: model.update(s, b, model.score(s, b), k))
     batch = _term_batch(1)
     first, metrics = update(state, batch, KEY)
     second, _ = update(only_second, batch, KEY)
@@ -617,7 +619,8 @@ def _pretrain_model(pretrain_iterations=2):
 
 def test_entropy_bonus_is_scored_and_normalised_on_the_window_before_the_push():
     model = _pretrain_model()
-    update, reward = jax.jit(model.update), jax.jit(model.reward)
+    update = jax.jit(lambda s, b, k: model.update(s, b, model.score(s, b), k))
+    reward = jax.jit(model.reward)
     state, _ = update(model.init(KEY), _linear_batch(jax.random.PRNGKey(1)), KEY)
     assert int(state.sessions) == 0  # still pre-training
     batch = _linear_batch(jax.random.PRNGKey(2))
@@ -652,22 +655,24 @@ def _all_primitives(jaxpr) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("method", ["reward", "update"])
-def test_entropy_bonus_is_computed_only_inside_a_branch_under_the_runs_vmap(method):
-    """Under the trainer's vmap over runs, the kNN bonus (top_k) sits in a `cond` branch, so
-    it costs nothing once every run has had feedback; a `where` would compute it always."""
+def test_entropy_bonus_is_computed_only_inside_a_branch_under_the_runs_vmap():
+    """Under the trainer's vmap over runs, the kNN bonus (top_k) sits in a `cond` branch of
+    `reward`, so it costs nothing once every run has had feedback (a `where` would compute it
+    always), and `update` does not compute it again: it fits the normaliser on the scored bonus."""
     from jaxreward.runs import RUNS_AXIS
 
     model = _pretrain_model()
     states = jax.vmap(model.init)(jax.random.split(KEY, 2))
     batches = jax.vmap(lambda k: _linear_batch(k))(jax.random.split(KEY, 2))
-    fn = model.reward if method == "reward" else lambda s, b: model.update(s, b, KEY)
-    jaxpr = jax.make_jaxpr(jax.vmap(fn, axis_name=RUNS_AXIS))(states, batches).jaxpr
+    jaxpr = jax.make_jaxpr(jax.vmap(model.reward, axis_name=RUNS_AXIS))(states, batches).jaxpr
     assert "top_k" in _all_primitives(jaxpr)
     assert "top_k" not in _top_level_primitives(jaxpr)
     assert "cond" in _top_level_primitives(jaxpr)
-    if method == "reward":  # without pre-training there is no bonus at all
-        plain = _pretrain_model(0)
-        jaxpr = jax.make_jaxpr(jax.vmap(plain.reward, axis_name=RUNS_AXIS))(jax.vmap(plain.init)(jax.random.split(KEY, 2)),
-                                                                               batches).jaxpr
-        assert "top_k" not in _all_primitives(jaxpr)
+    scored = jax.vmap(model.score, axis_name=RUNS_AXIS)(states, batches)
+    update = jax.make_jaxpr(jax.vmap(lambda s, b, sc: model.update(s, b, sc, KEY), axis_name=RUNS_AXIS))(states, batches, scored)
+    assert "top_k" not in _all_primitives(update.jaxpr)
+    # Without pre-training there is no bonus at all.
+    plain = _pretrain_model(0)
+    jaxpr = jax.make_jaxpr(jax.vmap(plain.reward, axis_name=RUNS_AXIS))(jax.vmap(plain.init)(jax.random.split(KEY, 2)),
+                                                                           batches).jaxpr
+    assert "top_k" not in _all_primitives(jaxpr)

@@ -62,7 +62,7 @@ def test_running_normalisation_and_clipping():
         comp = Composite(SPEC, (TermConfig("gold", norm=norm),), (rewards.make("gold", SPEC),))
         state = comp.init(jax.random.PRNGKey(0))
         for g in golds:
-            state, _ = comp.update(state, batch(g), jax.random.PRNGKey(1))
+            state, _ = comp.update(state, batch(g), comp.score(state, batch(g)), jax.random.PRNGKey(1))
         r, _ = comp.reward(state, batch(golds[0]))
         all_gold = np.concatenate([np.asarray(g).ravel() for g in golds])
         assert abs(float(state.stats[0].mean[0]) - all_gold.mean()) < 1e-3
@@ -80,7 +80,7 @@ def test_running_normalisation_and_clipping():
     state = comp.init(jax.random.PRNGKey(0))
     constant = jnp.full((50, 8), 0.7, jnp.float32)
     for _ in range(5):
-        state, _ = comp.update(state, batch(constant), jax.random.PRNGKey(1))
+        state, _ = comp.update(state, batch(constant), comp.score(state, batch(constant)), jax.random.PRNGKey(1))
     r, _ = comp.reward(state, batch(constant))
     np.testing.assert_allclose(r, 1.0, rtol=1e-4)
 
@@ -103,7 +103,7 @@ def test_unknown_and_duplicate_rewards_are_named():
 def test_regression_fits_a_known_function():
     model = rewards.make("regression", SPEC)
     state = model.init(jax.random.PRNGKey(0))
-    update = jax.jit(model.update)
+    update = jax.jit(lambda s, b, k: model.update(s, b, model.score(s, b), k))
 
     def target(obs, action):
         return jnp.sin(obs[..., 0]) - 0.5 * obs[..., 1] ** 2 + action[..., 0]

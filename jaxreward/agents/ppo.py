@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxreward import shuffle
+from jaxreward import sgd
 from jaxreward.agents import distributions
 from jaxreward.agents.gae import gae
 from jaxreward.agents.networks import ACTIVATIONS, PolicyHead, ValueHead
@@ -293,27 +293,26 @@ class PPO:
         used = batch.replace(next_obs=None, reward=None, termination=None, done=None, reward_int=None, bootstrap_obs=None)
         flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), (used, advantages, returns))
         n = flat[1].shape[0]
-        mb_size = n // cfg.num_minibatches
+        K = cfg.num_minibatches
 
-        def minibatch_step(carry, mb):
-            params, opt_state = carry
-            mb_batch, mb_adv, mb_ret, mb_rng = mb
-            grads, metrics = jax.grad(self.loss, has_aux=True)(params, hyper, mb_batch, mb_adv, mb_ret, mb_rng, state.init_policy)
+        def loss_fn(params, minibatch, key):
+            mb_batch, mb_adv, mb_ret = minibatch
+            return self.loss(params, hyper, mb_batch, mb_adv, mb_ret, key, state.init_policy)
+
+        def scale_by_step_size(grads, opt_state, params):
+            # The step size is a vmappable leaf of `hyper`, applied after the optimiser's
+            # clipping and Adam scaling.
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
-            params = optax.apply_updates(params, jax.tree.map(lambda u: -hyper.learning_rate * u, updates))
-            metrics["ppo/grad_norm"] = optax.tree.norm(grads)
-            return (params, opt_state), metrics
+            return jax.tree.map(lambda u: -hyper.learning_rate * u, updates), opt_state
 
-        def epoch(carry, epoch_rng):
-            k_perm, k_ent = jax.random.split(epoch_rng)
-            perm = shuffle.permutation(k_perm, n)[: mb_size * cfg.num_minibatches]
-            shuffled = shuffle.take_rows(flat, perm.reshape(cfg.num_minibatches, mb_size))
-            ent_rngs = jax.random.split(k_ent, cfg.num_minibatches)
-            return jax.lax.scan(minibatch_step, carry, (*shuffled, ent_rngs))
-
-        (params, opt_state), metrics = jax.lax.scan(
-            epoch, (state.params, state.opt_state), jax.random.split(rng, cfg.update_epochs)
+        # Each epoch's key splits into one for its permutation and one for its K minibatch keys.
+        k_perm, k_ent = jnp.moveaxis(jax.vmap(jax.random.split)(jax.random.split(rng, cfg.update_epochs)), 1, 0)
+        params, opt_state, trace = sgd.minibatch_sgd(
+            loss_fn, optax.GradientTransformation(self.optimizer.init, scale_by_step_size), state.params, state.opt_state,
+            flat, sgd.shuffled(n, K), epoch_keys=k_perm, step_keys=jax.vmap(lambda k: jax.random.split(k, K))(k_ent),
+            has_aux=True,
         )
+        metrics = {**trace.aux, "ppo/grad_norm": trace.grad_norm}
         metrics = jax.tree.map(jnp.mean, metrics)
         ret_ext = returns[0] if self.intrinsic else returns
         metrics["ppo/explained_variance"] = 1.0 - jnp.var(ret_ext - batch.value) / (jnp.var(ret_ext) + 1e-8)

@@ -4,13 +4,17 @@ A reward model is three pure functions over its own state pytree:
 
 - `init(rng) -> state` — parameters, optimiser state, running statistics, buffers.
 - `reward(state, batch) -> (r [T, B], info)` — scores a batch of transitions.
-- `update(state, batch, rng) -> (state, metrics)` — learns inside the compiled step.
+- `update(state, batch, scored, rng) -> (state, metrics)` — learns inside the compiled step.
+  `scored` (`Scored`) is what `reward(state, batch)` returned for this same state and batch:
+  a batch is scored once per iteration, and whatever scoring computed that learning needs
+  (prediction errors, episodic memories after the rollout, running statistics) travels in
+  its `info`, so `update` recomputes none of it.
 
 A model is constructed for one `RewardSpec` (shapes are static, so binding them at
 construction keeps `reward`/`update` free of Python-side state); `rewards.make(name, spec,
 config)` builds one. Models that do not learn return their state unchanged from `update`. The training step
-calls `reward` on each rollout, then `update`, then hands the (composed) reward to the
-learner. Models never see learner internals, and learners never see reward models.
+calls `reward` once on each rollout, hands its result to `update`, then hands the (composed)
+reward to the learner. `reward` stays usable alone (SAC re-scores stored transitions with it). Models never see learner internals, and learners never see reward models.
 """
 
 from __future__ import annotations
@@ -75,6 +79,16 @@ class TransitionBatch:
     pixels: Any = None
 
 
+@struct.dataclass
+class Scored:
+    """What `RewardModel.reward(state, batch)` returned: `reward` [T, B] and the model's
+    `info` (a dict of arrays and pytrees), handed back to `update` on the same state and
+    batch so that it need not score the batch again."""
+
+    reward: jax.Array  # [T, B]
+    info: dict
+
+
 class RewardModel:
     """Base class; subclasses override what they need."""
 
@@ -105,7 +119,12 @@ class RewardModel:
     def reward(self, state: Any, batch: TransitionBatch) -> tuple[jax.Array, dict]:
         raise NotImplementedError
 
-    def update(self, state: Any, batch: TransitionBatch, rng: jax.Array) -> tuple[Any, dict]:
+    def score(self, state: Any, batch: TransitionBatch) -> Scored:
+        """`reward(state, batch)` as the `Scored` that `update` takes."""
+        return Scored(*self.reward(state, batch))
+
+    def update(self, state: Any, batch: TransitionBatch, scored: Scored, rng: jax.Array) -> tuple[Any, dict]:
+        """Learns from `batch`; `scored` is `self.reward(state, batch)` (see the module docstring)."""
         return state, {}
 
     def changed(self, old: Any, new: Any) -> jax.Array:

@@ -3,7 +3,8 @@
 Each term is a reward model plus a weight and transforms (running normalisation, then
 clipping). Weights live in the reward state as an array, so reward-variant sweeps vmap
 over them without recompiling. The composite is itself a `RewardModel`; every term's raw
-reward is reported in `info["term/<name>"]` so runs always log each term.
+reward is reported in `info["term/<name>"]` so runs always log each term, and its own info
+in `info["term_info"][<name>]`, so that `update` hands each term back what it scored.
 
 Term syntax (CLI `--reward`): comma-separated
 `name[:weight][:norm=scale|standard][:clip=C][:transform=KIND][:stream=ext|int]`, e.g.
@@ -29,7 +30,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxreward.nets.normalizer import Normalizer
-from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
+from jaxreward.rewards.base import RewardModel, RewardSpec, Scored, TransitionBatch
 from jaxreward.rewards.transforms import KINDS as TRANSFORMS
 from jaxreward.rewards.transforms import TransformConfig, Transformed
 
@@ -155,16 +156,17 @@ class Composite(RewardModel):
         """The composed reward as two streams for learners with an intrinsic value head.
 
         Returns (extrinsic [T, B], intrinsic [T, B], info): the weighted, transformed sums of
-        the terms of each stream (their sum is `reward`'s total).
+        the terms of each stream (their sum is `reward`'s total); info["term/<name>"] is each
+        term's raw reward [T, B], info["term_info"][<name>] the term's own info.
         """
         extrinsic = jnp.zeros_like(batch.gold_reward)
         intrinsic = jnp.zeros_like(batch.gold_reward)
-        info = {}
+        info = {"term_info": {}}
         for i, (term, model) in enumerate(zip(self.terms, self.models)):
             raw, term_info = model.reward(state.terms[i], batch)
             chex.assert_equal_shape([raw, batch.gold_reward])
             info[f"term/{term.name}"] = raw
-            info.update({f"{term.name}/{k}": v for k, v in term_info.items()})
+            info["term_info"][term.name] = term_info
             weighted = state.weights[i] * self._transform(term, state.stats[i], raw)
             if self.in_intrinsic_stream[i]:
                 intrinsic = intrinsic + weighted
@@ -183,15 +185,15 @@ class Composite(RewardModel):
         terms = tuple(m.observe(s, batch) for m, s in zip(self.models, state.terms))
         return state.replace(terms=terms)
 
-    def update(self, state: CompositeState, batch: TransitionBatch, rng):
+    def update(self, state: CompositeState, batch: TransitionBatch, scored: Scored, rng):
         keys = jax.random.split(rng, len(self.models))
         new_terms, new_stats, metrics = [], [], {}
         for i, (term, model) in enumerate(zip(self.terms, self.models)):
+            raw = scored.info[f"term/{term.name}"]
             stat = state.stats[i]
             if term.norm != "none":
-                raw, _ = model.reward(state.terms[i], batch)
                 stat = stat.update(raw.reshape(-1, 1))
-            new_state, m = model.update(state.terms[i], batch, keys[i])
+            new_state, m = model.update(state.terms[i], batch, Scored(raw, scored.info["term_info"][term.name]), keys[i])
             new_terms.append(new_state)
             new_stats.append(stat)
             metrics.update({f"reward_model/{term.name}/{k}": v for k, v in m.items()})

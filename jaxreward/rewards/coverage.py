@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 
-from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
+from jaxreward.rewards.base import RewardModel, RewardSpec, Scored, TransitionBatch
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Coverage(RewardModel):
     def reward(self, state, batch: TransitionBatch):
         return jnp.zeros_like(batch.gold_reward), {}
 
-    def update(self, state, batch: TransitionBatch, rng):
+    def update(self, state, batch: TransitionBatch, scored: Scored, rng):
         if "cell" not in batch.metrics:
             raise ValueError("the coverage term needs an env that reports metrics['cell'] (the exploration envs do)")
         cells = batch.metrics["cell"].astype(jnp.int32).reshape(-1)

@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
+from jaxreward.rewards.base import RewardModel, RewardSpec, Scored, TransitionBatch
 from jaxreward.rewards.episodic import fresh_memories, scan_episodes
 from jaxreward.rewards.inverse_dynamics import EmbeddingSettings, EmbeddingState, InverseDynamicsEmbedding
 
@@ -34,7 +34,7 @@ from jaxreward.rewards.inverse_dynamics import EmbeddingSettings, EmbeddingState
 @dataclass(frozen=True)
 class E3BConfig:
     hidden: tuple[int, ...] = (64, 64)
-    #: d: each env's C⁻¹ is d × d and costs O(d²) per step (twice: `reward` and `update`).
+    #: d: each env's C⁻¹ is d × d and costs O(d²) per step.
     embedding_size: int = 16
     learning_rate: float = 3e-4
     num_minibatches: int = 4
@@ -87,10 +87,11 @@ class E3B(RewardModel):
         return scan_episodes(sherman_morrison, state.cov_inv, self._fresh(), phi, batch.done)
 
     def reward(self, state: E3BState, batch: TransitionBatch):
-        bonus, _ = self._scan(state, batch)
-        return bonus, {}
-
-    def update(self, state: E3BState, batch: TransitionBatch, rng: jax.Array):
+        """The bonus [T, B]; info["cov_inv"] [B, d, d] is each env's C⁻¹ after the batch,
+        which `update` keeps."""
         bonus, cov_inv = self._scan(state, batch)
+        return bonus, {"cov_inv": cov_inv}
+
+    def update(self, state: E3BState, batch: TransitionBatch, scored: Scored, rng: jax.Array):
         embedding, metrics = self.embedding.train(state.embedding, batch, rng)
-        return E3BState(embedding, cov_inv), metrics | {"bonus": jnp.mean(bonus)}
+        return E3BState(embedding, scored.info["cov_inv"]), metrics | {"bonus": jnp.mean(scored.reward)}

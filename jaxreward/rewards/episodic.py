@@ -8,8 +8,8 @@ axis [B, ...], and a bonus is a `lax.scan` over the T steps of a batch:
     for t in 0..T-1:   bonus[t], memory = step(memory, x[t])      (vmapped over envs)
                        memory = fresh where done[t]
 
-`reward` runs the scan and drops the final memory (the contract keeps it pure); `update`
-runs the same scan and keeps it. The memory being fixed-size keeps the whole thing jittable
+`reward` runs the scan and returns the final memory in its info; `update` keeps it (the
+contract hands `update` what `reward` returned, so the scan runs once per batch). The memory being fixed-size keeps the whole thing jittable
 and vmappable over seeds.
 """
 

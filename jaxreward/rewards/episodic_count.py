@@ -31,7 +31,7 @@ import numpy as np
 from flax import struct
 
 from jaxreward.nets.normalizer import Normalizer
-from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
+from jaxreward.rewards.base import RewardModel, RewardSpec, Scored, TransitionBatch
 from jaxreward.rewards.episodic import fresh_memories, scan_episodes
 
 SOURCES = ("grid", "cell")
@@ -111,10 +111,11 @@ class EpisodicCount(RewardModel):
         return (hashed % jnp.uint32(self.cfg.table_size)).astype(jnp.int32)
 
     def reward(self, state: CountState, batch: TransitionBatch):
-        bonus, _ = self._scan(state, batch)
-        return bonus, {}
-
-    def update(self, state: CountState, batch: TransitionBatch, rng):
+        """The bonus [T, B]; info["memory"] is the count tables after the batch (leaves
+        [B, ...]), which `update` keeps."""
         bonus, memory = self._scan(state, batch)
+        return bonus, {"memory": memory}
+
+    def update(self, state: CountState, batch: TransitionBatch, scored: Scored, rng):
         normalizer = state.normalizer.update(batch.next_obs) if self.cfg.source == "grid" else state.normalizer
-        return CountState(normalizer, memory), {"bonus": jnp.mean(bonus)}
+        return CountState(normalizer, scored.info["memory"]), {"bonus": jnp.mean(scored.reward)}

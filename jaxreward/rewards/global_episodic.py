@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import jax
 from flax import struct
 
-from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
+from jaxreward.rewards.base import RewardModel, RewardSpec, Scored, TransitionBatch
 
 EPISODIC = ("e3b", "count", "knn")
 MODES = ("product", "sum")
@@ -63,19 +63,23 @@ class GlobalEpisodic(RewardModel):
         return GlobalEpisodicState(self.global_model.init(k_g), self.episodic_model.init(k_e))
 
     def reward(self, state: GlobalEpisodicState, batch: TransitionBatch):
-        g, _ = self.global_model.reward(state.global_state, batch)
-        e, _ = self.episodic_model.reward(state.episodic_state, batch)
+        """The combined bonus [T, B]; info["global"] and info["episodic"] are the halves'
+        bonuses [T, B], info["global_info"] and info["episodic_info"] their own infos, handed
+        back to each half by `update`."""
+        g, g_info = self.global_model.reward(state.global_state, batch)
+        e, e_info = self.episodic_model.reward(state.episodic_state, batch)
         combined = g * e if self.mode == "product" else g + e
-        return combined, {"global": g, "episodic": e}
+        return combined, {"global": g, "episodic": e, "global_info": g_info, "episodic_info": e_info}
 
     def observe(self, state: GlobalEpisodicState, batch: TransitionBatch) -> GlobalEpisodicState:
         return GlobalEpisodicState(
             self.global_model.observe(state.global_state, batch), self.episodic_model.observe(state.episodic_state, batch)
         )
 
-    def update(self, state: GlobalEpisodicState, batch: TransitionBatch, rng):
+    def update(self, state: GlobalEpisodicState, batch: TransitionBatch, scored: Scored, rng):
         k_g, k_e = jax.random.split(rng)
-        g_state, g_metrics = self.global_model.update(state.global_state, batch, k_g)
-        e_state, e_metrics = self.episodic_model.update(state.episodic_state, batch, k_e)
+        info = scored.info
+        g_state, g_metrics = self.global_model.update(state.global_state, batch, Scored(info["global"], info["global_info"]), k_g)
+        e_state, e_metrics = self.episodic_model.update(state.episodic_state, batch, Scored(info["episodic"], info["episodic_info"]), k_e)
         metrics = {f"global/{k}": v for k, v in g_metrics.items()} | {f"episodic/{k}": v for k, v in e_metrics.items()}
         return GlobalEpisodicState(g_state, e_state), metrics

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import jax
 
-from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
+from jaxreward.rewards.base import RewardModel, RewardSpec, Scored, TransitionBatch
 from jaxreward.rewards.inverse_dynamics import EmbeddingSettings, EmbeddingState, InverseDynamicsEmbedding
 
 
@@ -58,5 +58,6 @@ class ICM(RewardModel):
     def reward(self, state: EmbeddingState, batch: TransitionBatch):
         return self.embedding.forward_error(state.params, state.normalizer, batch), {}
 
-    def update(self, state: EmbeddingState, batch: TransitionBatch, rng: jax.Array):
+    def update(self, state: EmbeddingState, batch: TransitionBatch, scored: Scored, rng: jax.Array):
+        # The bonus scored before training is not an input of the training step.
         return self.embedding.train(state, batch, rng)

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxreward import shuffle
+from jaxreward import sgd
 from jaxreward.nets.mlp import MLP
 from jaxreward.nets.normalizer import Normalizer
 from jaxreward.rewards.base import RewardSpec, TransitionBatch
@@ -62,7 +62,8 @@ class InverseDynamicsEmbedding:
         self.encoder = MLP(settings.hidden, settings.embedding_size, "relu")
         self.inverse = MLP(settings.hidden, spec.action_size, "relu")
         self.forward = MLP(settings.hidden, settings.embedding_size, "relu")
-        self.optimizer = optax.adam(settings.learning_rate)
+        # The step size is a leaf of the optimiser state, so sweeps vmap over it.
+        self.optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=settings.learning_rate)
 
     def init(self, rng: jax.Array) -> EmbeddingState:
         k_enc, k_inv, k_fwd = jax.random.split(rng, 3)
@@ -107,21 +108,17 @@ class InverseDynamicsEmbedding:
         return (1.0 - beta) * inverse + beta * forward, metrics
 
     def train(self, state: EmbeddingState, batch: TransitionBatch, rng: jax.Array) -> tuple[EmbeddingState, dict]:
-        """One epoch of minibatch Adam steps over the [T, B] batch."""
+        """One epoch of `num_minibatches` shuffled minibatch Adam steps over the [T, B]
+        batch; the normaliser takes in this batch first. Returns the new state and the
+        losses averaged over the steps."""
         normalizer = state.normalizer.update(batch.next_obs)
         flat = jax.tree.map(lambda x: x.reshape((-1,) + x.shape[2:]), (batch.obs, batch.action, batch.next_obs))
-        n = flat[0].shape[0]
-        k = self.settings.num_minibatches
-        mb = n // k
-        perm = shuffle.permutation(rng, n)[: mb * k].reshape(k, mb)
 
-        def step(carry, idx):
-            params, opt_state = carry
-            (_, metrics), grads = jax.value_and_grad(self._loss, has_aux=True)(
-                params, normalizer, *shuffle.take_rows(flat, idx)
-            )
-            updates, opt_state = self.optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), metrics
+        def loss_fn(params, minibatch):
+            return self._loss(params, normalizer, *minibatch)
 
-        (params, opt_state), metrics = jax.lax.scan(step, (state.params, state.opt_state), perm)
-        return EmbeddingState(params, opt_state, normalizer), jax.tree.map(jnp.mean, metrics)
+        params, opt_state, trace = sgd.minibatch_sgd(
+            loss_fn, self.optimizer, state.params, state.opt_state, flat,
+            sgd.shuffled(flat[0].shape[0], self.settings.num_minibatches), epoch_keys=rng[None], has_aux=True,
+        )
+        return EmbeddingState(params, opt_state, normalizer), sgd.mean_metrics(trace)

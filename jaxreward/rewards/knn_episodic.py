@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
+from jaxreward.rewards.base import RewardModel, RewardSpec, Scored, TransitionBatch
 from jaxreward.rewards.episodic import fresh_memories, reset_done
 from jaxreward.rewards.inverse_dynamics import EmbeddingSettings, EmbeddingState, InverseDynamicsEmbedding
 
@@ -126,10 +126,14 @@ class KNNEpisodic(RewardModel):
         return bonus, state.replace(memory=memory, distance_sum=dist_sum, distance_count=dist_count)
 
     def reward(self, state: KNNState, batch: TransitionBatch):
-        bonus, _ = self._scan(state, batch)
-        return bonus, {}
+        """The bonus [T, B]; info carries the memories after the batch (`memory`, leaves
+        [B, ...]) and the running distance sums (`distance_sum`, `distance_count` []),
+        which `update` keeps."""
+        bonus, after = self._scan(state, batch)
+        return bonus, {"memory": after.memory, "distance_sum": after.distance_sum, "distance_count": after.distance_count}
 
-    def update(self, state: KNNState, batch: TransitionBatch, rng: jax.Array):
-        bonus, state = self._scan(state, batch)
+    def update(self, state: KNNState, batch: TransitionBatch, scored: Scored, rng: jax.Array):
+        info = scored.info
         embedding, metrics = self.embedding.train(state.embedding, batch, rng)
-        return state.replace(embedding=embedding), metrics | {"bonus": jnp.mean(bonus)}
+        state = KNNState(embedding, info["memory"], info["distance_sum"], info["distance_count"])
+        return state, metrics | {"bonus": jnp.mean(scored.reward)}

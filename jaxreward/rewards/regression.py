@@ -15,10 +15,10 @@ import jax.numpy as jnp
 import optax
 from flax import struct
 
-from jaxreward import shuffle
+from jaxreward import sgd
 from jaxreward.nets.mlp import ACTIVATIONS, MLP
 from jaxreward.nets.normalizer import Normalizer
-from jaxreward.rewards.base import RewardModel, RewardSpec, TransitionBatch
+from jaxreward.rewards.base import RewardModel, RewardSpec, Scored, TransitionBatch
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ class Regression(RewardModel):
         super().__init__(spec)
         self.cfg = cfg
         self.net = MLP(cfg.hidden, 1, cfg.activation)
-        self.optimizer = optax.adam(cfg.learning_rate)
+        # The step size is a leaf of the optimiser state, so sweeps vmap over it.
+        self.optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=cfg.learning_rate)
 
     def _inputs(self, batch: TransitionBatch) -> jax.Array:
         action = batch.action
@@ -75,29 +76,21 @@ class Regression(RewardModel):
     def reward(self, state: RegressionState, batch: TransitionBatch):
         return self._predict(state.params, state.normalizer, self._inputs(batch)), {}
 
-    def update(self, state: RegressionState, batch: TransitionBatch, rng):
+    def update(self, state: RegressionState, batch: TransitionBatch, scored: Scored, rng):
+        """Fits the gold reward of `batch` by `update_epochs` shuffled passes of
+        `num_minibatches` Adam steps; the inputs are normalised with statistics that include
+        this batch. (`scored`, the prediction before fitting, is not needed.)"""
         cfg = self.cfg
         x = self._inputs(batch)
         normalizer = state.normalizer.update(x)
-        x = x.reshape(-1, x.shape[-1])
-        y = batch.gold_reward.reshape(-1)
-        n = y.shape[0]
-        mb_size = n // cfg.num_minibatches
+        data = (x.reshape(-1, x.shape[-1]), batch.gold_reward.reshape(-1))
 
-        def loss_fn(params, xb, yb):
+        def loss_fn(params, minibatch):
+            xb, yb = minibatch
             return jnp.mean((self._predict(params, normalizer, xb) - yb) ** 2)
 
-        def minibatch_step(carry, idx):
-            params, opt_state = carry
-            loss, grads = jax.value_and_grad(loss_fn)(params, *shuffle.take_rows((x, y), idx))
-            updates, opt_state = self.optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
-
-        def epoch(carry, key):
-            perm = shuffle.permutation(key, n)[: mb_size * cfg.num_minibatches]
-            return jax.lax.scan(minibatch_step, carry, perm.reshape(cfg.num_minibatches, mb_size))
-
-        (params, opt_state), losses = jax.lax.scan(
-            epoch, (state.params, state.opt_state), jax.random.split(rng, cfg.update_epochs)
+        params, opt_state, trace = sgd.minibatch_sgd(
+            loss_fn, self.optimizer, state.params, state.opt_state, data,
+            sgd.shuffled(data[1].shape[0], cfg.num_minibatches), epoch_keys=jax.random.split(rng, cfg.update_epochs),
         )
-        return RegressionState(params, opt_state, normalizer), {"loss": losses[-1].mean()}
+        return RegressionState(params, opt_state, normalizer), {"loss": trace.loss[-1].mean()}

@@ -40,7 +40,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from jaxreward.nets.normalizer import Normalizer
-from jaxreward.rewards.base import RewardModel, TransitionBatch
+from jaxreward.rewards.base import RewardModel, Scored, TransitionBatch
 from jaxreward.rewards.preference.model import AGGREGATIONS, aggregate
 
 KINDS = ("none", "par", "log_sigmoid", "clip", "delta")
@@ -104,7 +104,9 @@ class TransformedState:
 
 
 class Transformed(RewardModel):
-    """`model`'s reward through a transform; `info["raw"]` keeps the untransformed reward."""
+    """`model`'s reward through a transform. Its info: `raw` [T, B] the untransformed reward,
+    `reference` [] r_ref, `inner` the wrapped model's own info (handed back to it by
+    `update`)."""
 
     def __init__(self, model: RewardModel, cfg: TransformConfig):
         super().__init__(model.spec)
@@ -137,14 +139,14 @@ class Transformed(RewardModel):
             r = delta(raw, done_before, state.prev_reward)
         else:
             r = raw
-        return r, {**info, "raw": raw, "reference": ref}
+        return r, {"raw": raw, "reference": ref, "inner": info}
 
     def observe(self, state: TransformedState, batch: TransitionBatch) -> TransformedState:
         return state.replace(inner=self.model.observe(state.inner, batch))
 
-    def update(self, state: TransformedState, batch: TransitionBatch, rng):
-        raw, _ = self.model.reward(state.inner, batch)
-        inner, metrics = self.model.update(state.inner, batch, rng)
+    def update(self, state: TransformedState, batch: TransitionBatch, scored: Scored, rng):
+        raw = scored.info["raw"]
+        inner, metrics = self.model.update(state.inner, batch, Scored(raw, scored.info["inner"]), rng)
         stats = state.stats.update(raw.reshape(-1, 1))
         if self.cfg.center == "initial":
             stats = jax.tree.map(lambda new, old: jnp.where(state.updates < self.cfg.reference_updates, new, old), stats, state.stats)

@@ -34,7 +34,7 @@ from envs import State
 from jaxreward.agents import registry as learners
 from jaxreward.agents.base import EnvSignature, Experience, LearnContext, RewardSignature
 from jaxreward.nets.normalizer import Normalizer
-from jaxreward.rewards.base import RewardSpec, TransitionBatch
+from jaxreward.rewards.base import RewardSpec, Scored, TransitionBatch
 from jaxreward.rewards.registry import make_composite
 from jaxreward.runs import RUNS_AXIS
 from jaxreward.training.config import TrainConfig
@@ -164,7 +164,7 @@ class Trainer:
         # the plain weighted sum of the terms.
         extrinsic, intrinsic, reward_info = self.reward_model.split_reward(ts.reward, batch)
         proxy = extrinsic + intrinsic
-        reward_state, reward_metrics = self.reward_model.update(ts.reward, batch, k_reward)
+        reward_state, reward_metrics = self.reward_model.update(ts.reward, batch, Scored(proxy, reward_info), k_reward)
 
         ctx = LearnContext(
             normalize=functools.partial(self._normalize, ts.normalizer),

@@ -12,7 +12,8 @@ three embedding-distance baselines, all on a frozen image encoder.
 - `progress_distance` — −‖φ(o') − ref_t‖, ref_t the demos' mean embedding at the same
   episode step t (clipped to the demos' length): "be where the demonstrator was by now".
   The episode step is counted in the reward state from the `done` flags (the batch carries
-  no step index), advanced by `update`.
+  no step index): `reward` counts it through the batch (info["episode_steps"]) and
+  `update` keeps the count after the batch.
 
 Frames: the models declare `frames = FrameSpec(height, width, camera)` — the demos' render
 size and camera — and read `TransitionBatch.pixels`, uint8 [T, B, H, W, 3], the frame of
@@ -33,7 +34,7 @@ import numpy as np
 from flax import struct
 
 from jaxreward.demos import Demos
-from jaxreward.rewards.base import FrameSpec, RewardModel, RewardSpec, TransitionBatch
+from jaxreward.rewards.base import FrameSpec, RewardModel, RewardSpec, Scored, TransitionBatch
 from jaxreward.rewards.perceptual.steps import StepClassifiers, fit, step_probabilities
 from jaxreward.rewards.perceptual.frame_encoder import Encoder
 from jaxreward.rewards.transforms import TransformConfig, Transformed
@@ -143,20 +144,22 @@ class DemoReward(RewardModel):
                              f"rendered in the rollout (the model's `frames` spec), got {type(frames).__name__}")
         fitted = state.fitted
         emb = self.encoder.module.apply(fitted.encoder_params, frames)
-        info = {}
+        # [T, B] int; only progress_distance scores with it, every kind's update keeps its end.
+        steps = self._next_steps(state, batch.done)
+        info = {"episode_steps": steps}
         if self.kind == "perceptual":
             probs = step_probabilities(fitted.classifiers, emb)
             r = probs @ fitted.classifiers.weights
-            info = {f"perceptual/p_step{k}": probs[..., k] for k in range(probs.shape[-1])}
+            info |= {f"perceptual/p_step{k}": probs[..., k] for k in range(probs.shape[-1])}
         elif self.kind == "goal_distance":
             r = -jnp.linalg.norm(emb - fitted.goal, axis=-1)
         else:
-            t = jnp.clip(self._next_steps(state, batch.done), 0, fitted.reference.shape[0] - 1)
+            t = jnp.clip(steps, 0, fitted.reference.shape[0] - 1)
             r = -jnp.linalg.norm(emb - fitted.reference[t], axis=-1)
         return r, info
 
-    def update(self, state: DemoRewardModelState, batch: TransitionBatch, rng: jax.Array):
-        steps = self._next_steps(state, batch.done)[-1]
+    def update(self, state: DemoRewardModelState, batch: TransitionBatch, scored: Scored, rng: jax.Array):
+        steps = scored.info["episode_steps"][-1]
         return state.replace(steps=jnp.where(batch.done[-1] > 0, 0, steps)), {}
 
 

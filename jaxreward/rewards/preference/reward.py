@@ -248,7 +248,7 @@ class PreferenceReward(RewardModel):
         self.heldout_every = max(1, math.ceil(FEEDBACK_ENV_STEPS / (spec.num_envs * spec.unroll_length)))
         self.feedback_every = cfg.feedback_every or self.heldout_every
         self.ensemble = RewardEnsemble(self.input_size, cfg.hidden, cfg.activation, cfg.ensemble_size, cfg.output_activation)
-        self.optimizer = optax.adam(cfg.learning_rate)
+        self.optimizer = optax.inject_hyperparams(optax.adam)(learning_rate=cfg.learning_rate)
         self.file_pairs = None
         if cfg.labels_file:
             from jaxreward.rewards.preference.labels_file import load_pairs
@@ -314,34 +314,32 @@ class PreferenceReward(RewardModel):
 
     def reward(self, state: PreferenceState, batch: TransitionBatch):
         r = self.predict(state, self.inputs(batch))
-        if self.cfg.pretrain_iterations > 0:
-            pretraining = self.pretraining(state)
+        if self.cfg.pretrain_iterations == 0:
+            return r, {}
+        pretraining = self.pretraining(state)
 
-            def bonus_where_pretraining(r):
-                bonus = self._entropy_bonus(state.window, batch.obs) / jnp.sqrt(state.entropy_stats.var[0] + 1e-8)
-                return jnp.where(pretraining, bonus, r)
+        def bonus_where_pretraining(r):
+            bonus = self._entropy_bonus(state.window, batch.obs)
+            return jnp.where(pretraining, bonus / jnp.sqrt(state.entropy_stats.var[0] + 1e-8), r), bonus
 
-            r = jax.lax.cond(any_run(pretraining), bonus_where_pretraining, lambda r: r, r)
-        return r, {}
+        # info["entropy_bonus"]: the raw bonus (zeros after pre-training), which `update`
+        # fits the bonus's normaliser on.
+        r, bonus = jax.lax.cond(any_run(pretraining), bonus_where_pretraining, lambda r: (r, jnp.zeros_like(r)), r)
+        return r, {"entropy_bonus": bonus}
 
     def pretraining(self, state: PreferenceState) -> jax.Array:
         """[] bool: PEBBLE's unsupervised phase, before the first feedback session."""
         return (self.cfg.pretrain_iterations > 0) & (state.sessions == 0)
 
-    def update(self, state: PreferenceState, batch: TransitionBatch, rng: jax.Array):
+    def update(self, state: PreferenceState, batch: TransitionBatch, scored, rng: jax.Array):
         cfg = self.cfg
         k_session, k_eval = jax.random.split(rng)
         terms = self.term_rewards(batch) if self.user_terms else None
         if cfg.pretrain_iterations > 0:
-            pretraining = self.pretraining(state)
-
-            def fit_bonus_std(stats):
-                # The window before the push, as in `reward`: the bonuses the agent was given.
-                bonus = self._entropy_bonus(state.window, batch.obs)
-                return jax.tree.map(lambda a, b: jnp.where(pretraining, a, b), stats.update(bonus.reshape(-1, 1)), stats)
-
-            state = state.replace(entropy_stats=jax.lax.cond(any_run(pretraining), fit_bonus_std, lambda s: s,
-                                                             state.entropy_stats))
+            # The bonuses `reward` gave the agent (against the window before the push).
+            stats, bonus = state.entropy_stats, scored.info["entropy_bonus"]
+            fitted = stats.update(bonus.reshape(-1, 1))
+            state = state.replace(entropy_stats=jax.tree.map(lambda a, b: jnp.where(self.pretraining(state), a, b), fitted, stats))
         window = state.window.push(self.inputs(batch), batch.gold_reward, batch.done, terms)
         n = batch.gold_reward.size
         gold_steps = state.gold_steps + n
