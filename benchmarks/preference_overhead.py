@@ -7,7 +7,7 @@ at its default (feedback every 5000 env steps, 100 queries a session, 32 ensembl
 session; see `jaxreward/rewards/preference/reward.py`). A whole run is timed, not a few
 iterations, because a preference run's cost is uneven: feedback sessions (query selection,
 teacher, ensemble fit) fall in its first part, until the budget is spent; the reward
-model's scoring of every rollout lasts the whole run. Target from issue 24: preference
+model's scoring of every rollout lasts the whole run. Target: preference
 >= 0.5 of gold's env steps/s.
 
 Interleaving: the machine is shared and its load changes by the second, so each round runs

@@ -1,20 +1,16 @@
 """Random permutations for minibatching, without a sort.
 
 `jax.random.permutation(key, n)` sorts random keys (twice for n in the thousands). XLA:CPU
-compiles a sort as a merge sort that calls a compiled comparator per comparison: measured
-on a 2-core CPU inside a scan, one `jax.random.permutation` of 8192 indices took 4.7 ms and
-any single sort of 8192 keys (an argsort, or `lax.top_k` over all of them, which XLA turns
-into the same sort) 2.6-2.9 ms. PPO permutes its whole rollout once per epoch, so at
-256 envs x 32 steps and 4 epochs the sorts were 11 ms of a 62 ms update
-(`benchmarks/results/ppo_findings.md`).
+compiles a sort as a merge sort that calls a compiled comparator per comparison, which made
+the sorts a sizeable share of PPO's update, since PPO permutes its whole rollout once per
+epoch (measurements in `benchmarks/results/ppo_findings.md`).
 
 `permutation` needs no sort: it applies a keyed pseudo-random bijection of the integers
 [0, 2**b), 2**b >= n, to `arange(2**b)` — a Feistel network on the two halves of each
 index's bits (24 rounds; each round XORs one half with a 32-bit hash of the other half and
 a random round key) — and, when n is not a power of two, keeps the images below n in
 their order (a random ordering of [0, 2**b) restricted to [0, n) is a random ordering of
-[0, n)). Everything is elementwise, 0.17 ms for n = 8192 on the same CPU (0.8 ms for other
-n, with the compaction), and the same function runs on every backend.
+[0, n)). Everything is elementwise, and the same function runs on every backend.
 
 How random: the tests check every element's position and, for n = 5, the frequency of each
 of the 120 permutations by chi-square tests (8 rounds instead of 24 fail the latter: chi-
@@ -70,9 +66,8 @@ def take_rows(tree, idx: jax.Array):
     """`jax.tree.map(lambda x: x[idx], tree)` for leaves [n, ...] and int indices idx [...],
     done as one gather per dtype: the leaves are laid side by side as columns of an [n, k]
     matrix, whose rows are gathered together and split again. XLA:CPU gathers a row of k
-    floats about as fast as one float, so this costs about a single gather; measured on a
-    2-core CPU, PPO's minibatch fields at 8192 rows (observations, actions and four scalars)
-    took 0.45 ms gathered together against 1.5 ms as six gathers.
+    floats about as fast as one float, so this costs about a single gather instead of one
+    per field (`benchmarks/results/ppo_findings.md`).
     """
     leaves, treedef = jax.tree.flatten(tree)
     n = leaves[0].shape[0]

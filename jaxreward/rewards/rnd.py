@@ -17,8 +17,7 @@ paper:
   bonus does not decay faster with more parallel envs. The reference masks the loss of
   the other samples; here each epoch draws that many samples uniformly (with replacement)
   and trains only on them — the same expected gradient, without computing what the mask
-  would discard, and without a sort per epoch (measured: 4 permutations of an 8192-sample
-  batch took a third of the bonus's cost on a 2-core CPU).
+  would discard, and without a permutation (a sort on a CPU) per epoch.
 - It is an intrinsic term: the composite hands it to PPO as a separate stream (two value
   heads, `agents/ppo.py`).
 
@@ -167,8 +166,8 @@ class RND(RewardModel):
         def loss_fn(predictor, minibatch):
             return jnp.mean(self._error(predictor, *minibatch))
 
-        # Uniform draws with replacement: a permutation of the whole batch (a sort, ~9 ms
-        # for 8192 samples on a CPU, per epoch) cost more than the predictor's training.
+        # Uniform draws with replacement: a permutation of the whole batch (a sort on a
+        # CPU) per epoch would cost more than the predictor's training.
         subsets = jax.random.randint(rng, (cfg.update_epochs, cfg.num_minibatches, mb), 0, n)
         predictor, opt_state, trace = sgd.minibatch_sgd(loss_fn, self.optimizer, state.predictor, state.opt_state,
                                                         (x, target), subsets)
