@@ -19,7 +19,7 @@ the reference, which shares its trunk between them — returns and GAE advantage
 stream has its own discount (`int_gamma`, 0.99) and by default ignores episode ends
 (`int_episodic=False`: novelty does not stop at a reset); the policy follows
 `ext_coef·A_ext + int_coef·A_int` (2 and 1, the paper's). Each stream bootstraps from its
-own head — an intrinsic GAE bootstrapped from the extrinsic head is a bug peers shipped.
+own head (bootstrapping the intrinsic GAE from the extrinsic head would mix the two returns).
 The non-episodic intrinsic stream continues its trace into the next episode and bootstraps
 an episode's last step from V_int of the reset observation that follows, as the reference
 does (not from the final observation: see `advantages`). Deviation: γ_ext stays `gamma`
