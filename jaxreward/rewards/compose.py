@@ -156,8 +156,8 @@ class Composite(RewardModel):
         """The composed reward as two streams for learners with an intrinsic value head.
 
         Returns (extrinsic [T, B], intrinsic [T, B], info): the weighted, transformed sums of
-        the terms of each stream (their sum is `reward`'s total); info["term/<name>"] is each
-        term's raw reward [T, B], info["term_info"][<name>] the term's own info.
+        the terms of each stream (their sum is `reward`'s total); `info["term/<name>"]` is each
+        term's raw reward [T, B], `info["term_info"][name]` the term's own info.
         """
         extrinsic = jnp.zeros_like(batch.gold_reward)
         intrinsic = jnp.zeros_like(batch.gold_reward)

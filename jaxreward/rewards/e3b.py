@@ -87,8 +87,8 @@ class E3B(RewardModel):
         return scan_episodes(sherman_morrison, state.cov_inv, self._fresh(), phi, batch.done)
 
     def reward(self, state: E3BState, batch: TransitionBatch):
-        """The bonus [T, B]; info["cov_inv"] [B, d, d] is each env's C⁻¹ after the batch,
-        which `update` keeps."""
+        """The bonus [T, B]; `info["cov_inv"]` (shape `[B, d, d]`) is each env's C⁻¹ after
+        the batch, which `update` keeps."""
         bonus, cov_inv = self._scan(state, batch)
         return bonus, {"cov_inv": cov_inv}
 
