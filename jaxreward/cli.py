@@ -149,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=int, default=0, help="checkpoint every N env steps (0: only at the end)")
     t.add_argument("--video-every", type=int, default=0, help="GIF of an evaluation episode every N log points and at the end (0: none)")
     t.add_argument("--video-size", type=int, default=64, help="height and width of those videos in pixels")
+    t.add_argument("--eval-episodes", type=int, default=None,
+                   help="deterministic-policy episodes per seed at each log point, on the gold reward (default 4; 0: none)")
     t.add_argument("--log-points", type=int, default=None, help="number of progress/CSV log points (default 30)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.add_argument("--no-compile-cache", action="store_true", help="do not use the persistent compilation cache")
@@ -191,7 +193,8 @@ def config_from_args(args) -> "TrainConfig":  # noqa: F821
     overrides: dict = {"seed": args.seed, "num_seeds": args.seeds, "learner": args.learner, "checkpoint_every": args.checkpoint_every,
                          "video_every": args.video_every, "video_size": args.video_size}
     overrides["reward"] = {"terms": args.reward}
-    for name, value in (("total_steps", args.steps), ("num_envs", args.num_envs), ("episode_length", args.episode_length), ("num_log_points", args.log_points)):
+    for name, value in (("total_steps", args.steps), ("num_envs", args.num_envs), ("episode_length", args.episode_length), ("num_log_points", args.log_points),
+                        ("eval_episodes", args.eval_episodes)):
         if value is not None:
             overrides[name] = value
     env_options = []

@@ -4,8 +4,10 @@
       config.json       the TrainConfig that produced the run
       metrics.csv       one row per (log point, run): env_steps, the run's labels (seed; in a
                         sweep chunk also variant and swept fields), gold_return, proxy_return,
-                        term_return/<name>, losses, steps_per_second (env steps of all runs
-                        per second over that log chunk), wall_time_s (host-loop time so far,
+                        eval/gold_return and eval/success (deterministic-policy evaluation on
+                        the gold reward, `training/policy_eval.py`), term_return/<name>,
+                        losses, steps_per_second (env steps of all runs per second over that
+                        log chunk), wall_time_s (host-loop time so far,
                         summed over the processes that trained the run), ...
       summary.json      final returns (per run, mean, std), compile and train time, and the
                         throughput of the process that wrote it
@@ -22,7 +24,8 @@ import os
 
 import numpy as np
 
-LEADING_COLUMNS = ["env_steps", "seed", "gold_return", "proxy_return", "success", "steps_per_second", "wall_time_s"]
+LEADING_COLUMNS = ["env_steps", "seed", "gold_return", "proxy_return", "success", "eval/gold_return", "eval/success",
+                   "steps_per_second", "wall_time_s"]
 
 
 def write_config(run_dir: str, config: dict) -> None:
@@ -161,7 +164,8 @@ def write_summary(run_dir: str, summary: dict) -> None:
 
 
 def plot_learning_curve(rows: list[dict], path: str, title: str) -> None:
-    """Gold and proxy return against env steps: mean over seeds, band = min..max."""
+    """Gold, proxy and (when logged) evaluation return against env steps: mean over seeds,
+    band = min..max."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -169,7 +173,11 @@ def plot_learning_curve(rows: list[dict], path: str, title: str) -> None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
     steps = sorted({r["env_steps"] for r in rows})
-    for column, color, label in (("gold_return", "tab:blue", "gold (task) return"), ("proxy_return", "tab:orange", "proxy (optimised) return")):
+    curves = (("gold_return", "tab:blue", "gold (task) return"), ("proxy_return", "tab:orange", "proxy (optimised) return"),
+              ("eval/gold_return", "tab:green", "gold return, deterministic evaluation"))
+    for column, color, label in curves:
+        if column not in rows[0]:
+            continue  # evaluation off (eval_episodes=0)
         table = np.array([[r[column] for r in rows if r["env_steps"] == s] for s in steps], dtype=float)
         known = np.all(np.isfinite(table), axis=1)  # log points before any episode ended are NaN
         if not known.any():

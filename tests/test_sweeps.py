@@ -112,7 +112,7 @@ def test_chunk_summary_keeps_variants_that_share_a_seed_apart(sweep):
     with open(os.path.join(sweep.out_dir, chunk["dir"], "summary.json")) as f:
         summary = json.load(f)
     assert summary["seeds"] == [0, 1, 0, 1]
-    for col in ("gold_return", "proxy_return"):
+    for col in ("gold_return", "proxy_return", "eval/gold_return"):
         per_run = summary[col]["per_run"]
         assert sorted(per_run) == ["variant=0, seed=0", "variant=0, seed=1", "variant=1, seed=0", "variant=1, seed=1"]
         for r in sweep.summary:

@@ -11,7 +11,8 @@ per-run summary, aggregates and plots:
     <out>/
       sweep.json          the sweep spec and how it was grouped and chunked
       metrics.csv         one row per run x log point, a column per swept field
-      summary.csv         one row per run: final gold/proxy return, success, swept values
+      summary.csv         one row per run: final gold/proxy return, success, evaluation return
+                          and success (eval/*, when evaluation is on), swept values
       aggregate.csv       per variant: IQM and mean with stratified bootstrap 95% intervals
       learning_curves.png, final_returns.png
       groups/gGG-cCC/     the run directory of each compiled chunk
@@ -226,7 +227,7 @@ def _final_rows(rows: list[dict], spec) -> list[dict]:
     """Per run (variant, seed): its final values by `results.final_value`, the rule single-run
     and chunk summaries use, so summary.csv and the chunks' summary.json agree."""
     keys = ["variant", "seed"] + spec.swept_fields
-    columns = ("gold_return", "proxy_return", "success")
+    columns = ("gold_return", "proxy_return", "success", "eval/gold_return", "eval/success")
     finals = {col: results.final_value(rows, col) for col in columns if rows and col in rows[0]}
     by_run: dict = {}
     for r in rows:
@@ -236,20 +237,25 @@ def _final_rows(rows: list[dict], spec) -> list[dict]:
         row = {k: run_rows[0].get(k) for k in keys}
         row["env_steps"] = max(r["env_steps"] for r in run_rows)
         for col in columns:
+            if col.startswith("eval/") and col not in finals:
+                continue  # evaluation off: no column rather than a column of NaN
             row[col] = finals[col][run] if col in finals else float("nan")
         out.append(row)
     return out
 
 
 def _aggregate(summary: list[dict], spec) -> list[dict]:
-    """Per variant: IQM / mean of the final gold return over seeds, with 95% intervals."""
+    """Per variant: IQM / mean of the final gold, proxy and evaluation returns over seeds, with
+    95% intervals."""
     from jaxreward.analysis.aggregate import summarize_scores
 
     out = []
     for variant in sorted({r["variant"] for r in summary}):
         runs = [r for r in summary if r["variant"] == variant]
         row = {"variant": variant, **{k: runs[0].get(k) for k in spec.swept_fields}}
-        for col in ("gold_return", "proxy_return"):
+        for col in ("gold_return", "proxy_return", "eval/gold_return"):
+            if col not in runs[0]:
+                continue
             scores = np.array([r[col] for r in runs], np.float64)
             scores = scores[np.isfinite(scores)]
             if scores.size:

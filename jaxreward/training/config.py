@@ -50,6 +50,10 @@ class TrainConfig:
     video_every: int = 0
     #: Height and width of those videos, in pixels.
     video_size: int = 64
+    #: Episodes of the deterministic policy per run at each log point, on separate
+    #: environments and the gold reward: metrics.csv's eval/gold_return and eval/success
+    #: (their means); 0 disables.
+    eval_episodes: int = 4
 
     # ---- derived sizes ------------------------------------------------------------
     def learner_config(self):
@@ -99,6 +103,8 @@ class TrainConfig:
             raise ValueError(f"video_every must be >= 0, got {self.video_every}")
         if self.video_size < 8:
             raise ValueError(f"video_size must be at least 8 pixels, got {self.video_size}")
+        if self.eval_episodes < 0:
+            raise ValueError(f"eval_episodes must be >= 0 (0 disables evaluation), got {self.eval_episodes}")
         if self.checkpoint_every < 0:
             raise ValueError(f"checkpoint_every must be >= 0, got {self.checkpoint_every}")
         learner.check(self.learner_config(), self.num_envs)

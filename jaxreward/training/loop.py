@@ -1,8 +1,9 @@
 """The host loop: compile once, run chunks, log, check for NaNs, checkpoint, summarise.
 
 Between chunks of `iterations_per_log` compiled iterations the host updates the progress
-bar, appends to metrics.csv, checks every loss and parameter for non-finite values, and
-saves a checkpoint when one is due. A non-finite value stops the run with
+bar, evaluates the deterministic policy on the gold reward (`policy_eval`), appends to
+metrics.csv, checks every loss and parameter for non-finite values, and saves a checkpoint
+when one is due. A non-finite value stops the run with
 `TrainingDiverged`, naming the env step and the quantity; the last good checkpoint is
 kept untouched.
 
@@ -28,10 +29,11 @@ from jaxreward import checkpoint, results
 from jaxreward.analysis import plots
 from jaxreward.training.compile_cache import enable_compile_cache
 from jaxreward.training.config import TrainConfig
+from jaxreward.training.policy_eval import PolicyEvaluation
 from jaxreward.training.trainer import Trainer, TrainState
 
 #: Config fields a resumed run may change (they do not alter the compiled program's state).
-RESUMABLE_CHANGES = {"total_steps", "num_log_points", "checkpoint_every", "video_every", "video_size"}
+RESUMABLE_CHANGES = {"total_steps", "num_log_points", "checkpoint_every", "video_every", "video_size", "eval_episodes"}
 
 
 class TrainingDiverged(RuntimeError):
@@ -164,6 +166,7 @@ def train(
         from jaxreward.training.eval_video import EvalVideo
 
         videos = EvalVideo(trainer, cfg.video_size)  # checks the env can render before compiling
+    evaluation = PolicyEvaluation(trainer, [label["seed"] for label in labels]) if cfg.eval_episodes else None
 
     per_iter = cfg.steps_per_iteration
     done_iters = int(np.asarray(state.iteration)[0])
@@ -187,6 +190,8 @@ def train(
     remaining = cfg.num_iterations - done_iters
     if remaining > 0:
         compiled_chunk(min(cfg.iterations_per_log, remaining))
+        if evaluation is not None:
+            evaluation.compile(state)
     compile_time = time.perf_counter() - t0
 
     own_bar = bar is None
@@ -218,7 +223,11 @@ def train(
                     f"non-finite {bad} in the chunk ending at env step {env_steps}; training stopped ({kept})"
                 )
             sps = n * per_iter * len(labels) / dt
+            # Outside the timed chunk: evaluation counts in wall time, not in training throughput.
+            evals = evaluation(state, env_steps) if evaluation is not None else [{}] * len(labels)
             new_rows = _rows(metrics, env_steps, labels, sps, earlier_wall + time.perf_counter() - run_start)
+            for row, ev in zip(new_rows, evals):
+                row.update(ev)
             csv_out.append(new_rows)
             rows.extend(new_rows)
             if bar is not None:
@@ -244,7 +253,7 @@ def train(
     if final_steps not in checkpoint.steps(ckpt_dir):
         checkpoint.save(ckpt_dir, final_steps, state)
 
-    columns = ["gold_return", "proxy_return", "success"] + sorted(
+    columns = ["gold_return", "proxy_return", "success", "eval/gold_return", "eval/success"] + sorted(
         k for k in (rows[0] if rows else {}) if k.startswith("term_return/")
     )
     summary = results.summarize(
@@ -275,10 +284,10 @@ def train(
 
 def format_summary(summary: dict, run_dir: str) -> str:
     lines = [f"\n== {summary['env']} | reward {summary['reward']} | {summary['learner']} | {summary['num_seeds']} seed(s) =="]
-    for col in ("gold_return", "proxy_return", "success"):
+    for col in ("gold_return", "proxy_return", "success", "eval/gold_return", "eval/success"):
         if col in summary:
             s = summary[col]
-            lines.append(f"  {col:<14} {s['mean']:10.2f} ± {s['std']:.2f}   (min {s['min']:.2f}, max {s['max']:.2f})")
+            lines.append(f"  {col:<16} {s['mean']:10.2f} ± {s['std']:.2f}   (min {s['min']:.2f}, max {s['max']:.2f})")
     lines.append(
         f"  env steps/seed {summary['env_steps_per_seed']:,}   compile {summary['compile_time_s']:.1f}s   "
         f"train {summary['train_time_s']:.1f}s   {summary['steps_per_second'] or 0:,.0f} steps/s"
