@@ -55,6 +55,7 @@ def _session_compile_cache(tmp_path_factory):
 
 #: Test files that share the session's traced envs (`jitted_env`): one xdist work unit.
 ENV_GROUP = ("test_envs.py", "test_env_locomotion.py", "test_env_manipulation.py", "test_env_exploration.py",
+             "test_gymnasium_parity.py",
              "test_render.py")
 #: Work units measured slowest on a 2-core CPU (compile-bound), longest first.
 SLOWEST_FILES = ENV_GROUP + ("test_learning.py", "test_sac.py", "test_preference.py", "test_perceptual.py",

@@ -9,8 +9,9 @@ batch of MJX environments runs fast on CPU.
 - Observation [10]: cos q, sin q of the two arm joints, target xy, arm joint velocities (2),
   fingertip − target in the plane (2).
 - Reward: "reward/distance" = −‖fingertip − target‖ and "reward/control" = −Σ a²
-  (weight 1.0, the Reacher-v5 default). Unlike Gymnasium, both are measured *after* the
-  step, so the reward scores the state the action led to.
+  (weight 1.0, the Reacher-v5 default), measured after the step as in v5; our fingertip and
+  target positions are refreshed after the physics substeps, Gymnasium's are one substep
+  old (docs/gymnasium-parity.md).
 - Reset: arm angles and velocities with small uniform noise; target uniform in the disc
   of radius 0.2 around the shoulder (sampled by angle and radius, no rejection loop).
 - Success: fingertip within 0.02 of the target (about the two spheres touching).
