@@ -145,7 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--episode-length", type=int, default=None, help="time limit in steps (default: the env's)")
     t.add_argument("--env-option", action="append", default=[], metavar="KEY=VALUE", help="environment option (repeatable), e.g. sparse=true")
     t.add_argument("--out", default=None, help="run directory (default: runs/<env>-<reward>-<learner>-<time>)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its newest readable checkpoint (newer unreadable ones are reported and moved aside)")
+    t.add_argument("--resume-strict", action="store_true",
+                   help="like --resume, but stop with an error if the newest checkpoint cannot be read")
     t.add_argument("--checkpoint-every", type=int, default=0, help="checkpoint every N env steps (0: only at the end)")
     t.add_argument("--video-every", type=int, default=0, help="GIF of an evaluation episode every N log points and at the end (0: none)")
     t.add_argument("--video-size", type=int, default=64, help="height and width of those videos in pixels")
@@ -260,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.print_config:
             print(json.dumps(cfg.to_dict(), indent=2, default=str))
             return 0
-        train(cfg, run_dir=args.out, resume=args.resume, progress=not args.no_progress, compile_cache=not args.no_compile_cache)
+        train(cfg, run_dir=args.out, resume="strict" if args.resume_strict else args.resume, progress=not args.no_progress, compile_cache=not args.no_compile_cache)
     except (ValueError, CheckpointError, FileExistsError, TrainingDiverged) as e:
         print(f"jaxreward: error: {e}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 checkpoint errors, and the regression reward training inside the step."""
 
 import json
+import logging
 import os
 
 import jax
@@ -123,6 +124,103 @@ def test_corrupt_checkpoint_is_reported(tmp_path):
     assert damaged
     with pytest.raises(checkpoint.CheckpointError):
         train(tiny(total_steps=8 * 16 * 4, num_log_points=2), run_dir, resume=True, progress=False, quiet=True, compile_cache=False)
+
+
+def _truncate_array_files(checkpoint_dir: str) -> None:
+    """Halves every array data file (orbax keeps them in `d/` folders), as an interrupted copy would."""
+    for root, _, names in os.walk(checkpoint_dir):
+        if os.path.basename(root) == "d":
+            for name in names:
+                path = os.path.join(root, name)
+                with open(path, "r+b") as f:
+                    f.truncate(os.path.getsize(path) // 2)
+
+
+def test_resume_falls_back_past_an_unreadable_newest_checkpoint(tmp_path, capsys):
+    """A truncated array file in the newest checkpoint: --resume-strict refuses and moves
+    nothing; --resume reports it in one line, moves it aside, says which checkpoint it
+    resumes from, and trains on from there."""
+    steps = 8 * 16
+    run_dir = str(tmp_path / "run")
+    ckpt_dir = os.path.join(run_dir, "checkpoints")
+    train(tiny(total_steps=2 * steps, num_log_points=2, checkpoint_every=steps), run_dir, progress=False, quiet=True, compile_cache=False)
+    assert checkpoint.steps(ckpt_dir) == [steps, 2 * steps]
+    _truncate_array_files(os.path.join(ckpt_dir, str(2 * steps)))
+    longer = tiny(total_steps=3 * steps, num_log_points=3, checkpoint_every=steps)
+
+    with pytest.raises(checkpoint.CheckpointError, match=f"checkpoint {2 * steps} .* is unreadable.*--resume-strict") as err:
+        train(longer, run_dir, resume="strict", progress=False, quiet=True, compile_cache=False)
+    assert "\n" not in str(err.value)
+    assert checkpoint.steps(ckpt_dir) == [steps, 2 * steps]
+    capsys.readouterr()
+
+    resumed = train(longer, run_dir, resume=True, progress=False, quiet=True, compile_cache=False)
+    moved = os.path.join(f"{ckpt_dir}-unreadable", str(2 * steps))
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"jaxreward: checkpoint {2 * steps} is unreadable (") and lines[0].endswith(f"moved it to {moved}")
+    assert lines[1] == f"jaxreward: resuming from checkpoint {steps}, the newest readable one in {ckpt_dir}"
+    assert os.path.isdir(moved)  # kept for inspection, not deleted
+    # Checkpoint 256 was written afresh by the resumed run and is readable.
+    assert checkpoint.steps(ckpt_dir) == [steps, 2 * steps, 3 * steps]
+    checkpoint.restore(ckpt_dir, resumed.state, 2 * steps)
+    # It trained from checkpoint 128 on (not from scratch); that a restored state continues
+    # bit for bit is test_resume_equals_uninterrupted's.
+    assert resumed.summary["env_steps_this_process"] == 2 * steps
+    assert [r["env_steps"] for r in resumed.rows] == [steps, 2 * steps, 3 * steps]
+
+
+def test_a_checkpoint_of_another_configuration_is_an_error_not_a_fallback(tmp_path):
+    """A readable newest checkpoint whose shapes differ from the run's means another
+    configuration's state: restore names the leaf and shapes, and nothing is moved."""
+    small, wide = Trainer(tiny(num_envs=8)), Trainer(tiny(num_envs=16))
+    template = small.init_seeds(small.seed_keys())
+    checkpoint.save(str(tmp_path), 128, template)
+    checkpoint.save(str(tmp_path), 256, wide.init_seeds(wide.seed_keys()))
+    with pytest.raises(checkpoint.CheckpointError, match=r"checkpoint 256 .* has shape \(1, 16.*expected \(1, 8") as err:
+        checkpoint.restore_newest_readable(str(tmp_path), template)
+    assert not isinstance(err.value, checkpoint.CheckpointUnreadable)
+    assert checkpoint.steps(str(tmp_path)) == [128, 256]
+    assert not os.path.exists(f"{tmp_path}-unreadable")
+
+
+def test_full_disk_while_checkpointing_stops_with_one_line_and_keeps_the_last_checkpoint(tmp_path, monkeypatch, caplog):
+    """ENOSPC injected while the second checkpoint's metadata is written (its arrays are
+    already in orbax's temporary directory, as on a real full disk): the run stops with one
+    line naming the path and the space needed, no partial directory remains, orbax's
+    writer-thread traceback is not logged, and --resume continues from the first checkpoint."""
+    import errno
+
+    from orbax.checkpoint._src.path import async_path
+
+    steps = 8 * 16
+    run_dir = str(tmp_path / "run")
+    ckpt_dir = os.path.join(run_dir, "checkpoints")
+    write_text = async_path.write_text
+    injected = []
+
+    async def full_disk_for_second_checkpoint(path, text):
+        if path.name == "_METADATA" and f"{2 * steps}.orbax-checkpoint-tmp" in str(path):
+            injected.append(str(path))
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return await write_text(path, text)
+
+    monkeypatch.setattr(async_path, "write_text", full_disk_for_second_checkpoint)
+    cfg = tiny(total_steps=3 * steps, num_log_points=3, checkpoint_every=steps)
+    with pytest.raises(checkpoint.CheckpointError) as err:
+        train(cfg, run_dir, progress=False, quiet=True, compile_cache=False)
+    assert injected
+    message = str(err.value)
+    assert "\n" not in message and len(message) < 400, message
+    assert message.startswith(f"no space left to write checkpoint {2 * steps} to {ckpt_dir} (it needs about ")
+    assert f"the last complete checkpoint, step {steps}, is kept" in message and "--resume" in message
+    assert os.listdir(ckpt_dir) == [str(steps)]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR and r.exc_info]
+
+    monkeypatch.undo()
+    resumed = train(cfg, run_dir, resume=True, progress=False, quiet=True, compile_cache=False)
+    assert checkpoint.steps(ckpt_dir) == [steps, 2 * steps, 3 * steps]
+    assert [r["env_steps"] for r in resumed.rows] == [steps, 2 * steps, 3 * steps]
 
 
 class _NaNAfter(Env):

@@ -67,6 +67,22 @@ def _check_resume_config(run_dir: str, cfg: TrainConfig) -> None:
         raise checkpoint.CheckpointError(f"cannot resume {run_dir}: the config differs from the saved run ({details})")
 
 
+def _restore_for_resume(ckpt_dir: str, template: TrainState, strict: bool) -> TrainState:
+    if strict:
+        try:
+            return checkpoint.restore(ckpt_dir, template)
+        except checkpoint.CheckpointUnreadable as e:
+            raise checkpoint.CheckpointError(
+                f"{e}; without --resume-strict, --resume falls back to the newest readable checkpoint"
+            ) from e
+    restored, step, notes = checkpoint.restore_newest_readable(ckpt_dir, template)
+    for note in notes:
+        print(f"jaxreward: {note}", file=sys.stderr)
+    if notes:
+        print(f"jaxreward: resuming from checkpoint {step}, the newest readable one in {ckpt_dir}", file=sys.stderr)
+    return restored
+
+
 def _episode_stream(name: str) -> bool:
     return name.endswith("_return") or name.startswith("term_return/") or name in ("success", "episode_length")
 
@@ -119,7 +135,7 @@ def _rows(metrics: dict, env_steps: int, labels: list[dict], sps: float, wall: f
 def train(
     cfg: TrainConfig,
     run_dir: str | None = None,
-    resume: bool = False,
+    resume: bool | str = False,
     progress: bool = True,
     compile_cache: bool = True,
     quiet: bool = False,
@@ -134,8 +150,15 @@ def train(
     own variant's config), `run_labels` (one dict of swept values per run, written as CSV
     columns), a shared progress `bar`, and the executable they compiled for that state
     (`precompiled`, for chunks of `cfg.iterations_per_log` iterations).
+
+    `resume=True` continues the run in `run_dir` from its newest readable checkpoint: newer
+    unreadable ones are moved aside and reported on stderr, one line each, with the step
+    resumed from. `resume="strict"` insists on the newest and raises CheckpointError if it
+    cannot be read. A checkpoint that cannot be written stops the run with CheckpointError.
     """
     trainer = Trainer(cfg)  # validates the config before anything compiles
+    if resume not in (False, True, "strict"):
+        raise ValueError(f"resume must be False, True or 'strict', got {resume!r}")
     run_dir = run_dir or default_run_dir(cfg)
     ckpt_dir = os.path.join(run_dir, "checkpoints")
     if compile_cache:
@@ -153,7 +176,7 @@ def train(
         if not checkpoint.steps(ckpt_dir):
             raise checkpoint.CheckpointError(f"cannot resume: no checkpoint in {ckpt_dir!r}")
         _check_resume_config(run_dir, cfg)
-        restored = checkpoint.restore(ckpt_dir, state)
+        restored = _restore_for_resume(ckpt_dir, state, strict=resume == "strict")
         state = jax.device_put(restored, trainer.shardings(restored))
     else:
         if os.path.exists(metrics_csv_path) or checkpoint.steps(ckpt_dir):
