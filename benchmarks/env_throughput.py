@@ -7,7 +7,7 @@ the compile time (lowering + XLA compilation of that program, per B) and steps/s
 the best wall time of `--repeats` calls (after the compile and one untimed call). T is
 chosen per B so that each call makes about `--budget` env steps (10 ≤ T ≤ 1000).
 
-Side by side, for the envs that exist in Gymnasium (`GYMNASIUM_IDS`: the MuJoCo locomotion
+Side by side, for the envs that exist in Gymnasium (`envs._catalog.GYMNASIUM_IDS`: the MuJoCo locomotion
 tasks Hopper/Walker2d/HalfCheetah/Ant/Humanoid-v5 once their jaxreward versions are
 registered, plus Reacher-v5, Pendulum-v1, CartPole-v1, MountainCarContinuous-v0), the same
 count of steps (B·T, with pre-drawn random actions) through Gymnasium's synchronous vector
@@ -40,18 +40,6 @@ RESULTS = os.path.join(HERE, "results", "env_throughput")
 GYMNASIUM_PYTHON = os.path.join(HERE, ".venv-sb3", "bin", "python")
 BATCH_SIZES = (1, 64, 256, 1024)
 
-#: jaxreward env name -> the Gymnasium id of the same task.
-GYMNASIUM_IDS = {
-    "hopper": "Hopper-v5",
-    "walker2d": "Walker2d-v5",
-    "halfcheetah": "HalfCheetah-v5",
-    "ant": "Ant-v5",
-    "humanoid": "Humanoid-v5",
-    "reacher": "Reacher-v5",
-    "pendulum": "Pendulum-v1",
-    "cartpole": "CartPole-v1",
-    "mountain_car": "MountainCarContinuous-v0",
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,6 +266,7 @@ def main() -> None:
 
     sys.path.insert(0, ROOT)
     import envs
+    from envs._catalog import GYMNASIUM_IDS
 
     batch_sizes = BATCH_SIZES[:2] if args.quick else BATCH_SIZES
     budget = args.budget or (2_000 if args.quick else 20_000)

@@ -25,3 +25,17 @@ register("probe/two_actions", probes.TwoActions, "probe: two actions, reward +1 
 register("probe/contextual", probes.Contextual, "probe: obs ±1, reward +1 when the action matches the obs sign")
 register("probe/continuous_constant", probes.ContinuousConstant, "probe: continuous, reward +1, truncation only (Q = 1/(1-gamma))")
 register("probe/action_reward", probes.ActionReward, "probe: continuous, one step, reward = action (best action +1)")
+
+#: The Gymnasium task each environment follows (its physics and reward), for parity tests
+#: and side-by-side benchmarks; see docs/gymnasium-parity.md for every intended difference.
+GYMNASIUM_IDS = {
+    "hopper": "Hopper-v5",
+    "walker2d": "Walker2d-v5",
+    "halfcheetah": "HalfCheetah-v5",
+    "ant": "Ant-v5",
+    "humanoid": "Humanoid-v5",
+    "reacher": "Reacher-v5",
+    "pendulum": "Pendulum-v1",
+    "cartpole": "CartPole-v1",
+    "mountain_car": "MountainCarContinuous-v0",
+}
