@@ -180,8 +180,7 @@ def test_rollout_renders_next_states_for_pixel_rewards():
 
     def policy(obs, key):
         action = jax.random.randint(key, obs.shape[:1], 0, 2)
-        zeros = jnp.zeros(obs.shape[:1])
-        return action, action, zeros, zeros
+        return action, {}
 
     @jax.jit
     def run(state, key):
@@ -207,8 +206,7 @@ def test_episode_end_frames_show_the_final_state_not_the_next_start():
 
     def policy(obs, key):
         action = jnp.ones(obs.shape[:1], jnp.int32)  # push right: the pole leans left
-        zeros = jnp.zeros(obs.shape[:1])
-        return action, action, zeros, zeros
+        return action, {}
 
     @jax.jit
     def run(state, key):
