@@ -38,11 +38,17 @@ def names() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def unknown_name_error(kind: str, name: str, valid: list[str], valid_label: str = "names") -> ValueError:
+    """The error for a name no registry holds: the closest valid names, then all of them.
+    Every registry (environments, reward models, learners) reports unknown names this way."""
+    close = difflib.get_close_matches(name, valid, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    return ValueError(f"unknown {kind} {name!r}.{hint} Valid {valid_label}: {', '.join(valid)}")
+
+
 def spec(name: str) -> Spec:
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, names(), n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown environment {name!r}.{hint} Valid names: {', '.join(names())}")
+        raise unknown_name_error("environment", name, names())
     return _REGISTRY[name]
 
 

@@ -4,10 +4,10 @@ read. Adding a learner is its module under `agents/` and one `register(...)` lin
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from envs.registry import unknown_name_error
 from jaxreward.agents.base import EnvSignature, Learner, RewardSignature
 from jaxreward.agents.ppo import PPOConfig
 from jaxreward.agents.ppo_learner import PPOLearner
@@ -61,9 +61,7 @@ def names() -> list[str]:
 
 def get(name: str) -> Registration:
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, names(), n=2)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown learner {name!r}.{hint} Valid learners: {', '.join(names())}")
+        raise unknown_name_error("learner", name, names(), "learners")
     return _REGISTRY[name]
 
 

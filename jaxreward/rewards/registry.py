@@ -11,11 +11,11 @@ call; several models may share one section (the four demonstration rewards read 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import keyword
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
+from envs.registry import unknown_name_error
 from jaxreward.rewards.base import RewardModel, RewardSpec
 from jaxreward.rewards.compose import Composite, parse_terms, validate_terms
 from jaxreward.rewards.coverage import Coverage, CoverageConfig
@@ -198,9 +198,7 @@ def unregister(name: str) -> None:
 def registration(name: str) -> Registration:
     """The registration of `name`; an unknown name fails with the valid ones."""
     if name not in _REGISTRATIONS:
-        close = difflib.get_close_matches(name, names(), n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown reward {name!r}.{hint} Valid rewards: {', '.join(names())}")
+        raise unknown_name_error("reward", name, names(), "rewards")
     return _REGISTRATIONS[name]
 
 
