@@ -122,4 +122,4 @@ class SACLearner:
 def _storable(transitions):
     """Transitions without their frames: a replay buffer of pixels would not fit, and a
     learner that re-scores stored transitions is refused pixel rewards by the trainer."""
-    return transitions.replace(pixels=None) if hasattr(transitions, "replace") else transitions
+    return transitions.replace(pixels=None)
