@@ -1,9 +1,16 @@
-"""GAE against a plain-Python reference, with truncations and terminations mixed."""
+"""GAE against a plain-Python reference, with truncations and terminations mixed; the
+running discounted return that PPO's reward normalisation divides by."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxreward.agents.gae import gae
+from jaxreward.agents.base import EnvSignature, Experience, LearnContext, RewardSignature
+from jaxreward.agents.gae import discounted_return_trace, gae
+from jaxreward.agents.ppo import PPOConfig
+from jaxreward.agents.ppo_learner import PPOLearner
+from jaxreward.rewards.base import TransitionBatch
 
 
 def reference_gae(rewards, values, next_values, terminations, truncations, gamma, lam):
@@ -49,3 +56,49 @@ def test_truncation_bootstraps_and_termination_does_not():
     done = np.ones((1, 2))
     adv, _ = gae(r, v, nv, term, done, 0.5, 0.95)
     np.testing.assert_allclose(np.asarray(adv), [[1.0, 1.0 + 0.5 * 10.0]])
+
+
+def test_discounted_return_trace_matches_a_loop_and_restarts_after_done():
+    rng = np.random.default_rng(0)
+    T, B, gamma = 7, 3, 0.9
+    rewards = rng.normal(size=(T, B)).astype(np.float32)
+    dones = np.zeros((T, B), np.float32)
+    dones[2, 0] = dones[6, 1] = 1.0
+    trace0 = rng.normal(size=B).astype(np.float32)
+    returns, last = discounted_return_trace(jnp.asarray(trace0), jnp.asarray(rewards), jnp.asarray(dones), gamma)
+    acc, expected = trace0.copy(), []
+    for t in range(T):
+        acc = gamma * acc + rewards[t]
+        expected.append(acc.copy())
+        acc = acc * (1.0 - dones[t])
+    np.testing.assert_allclose(returns, np.stack(expected), rtol=1e-5)
+    np.testing.assert_allclose(last, acc, rtol=1e-5)
+    assert float(last[1]) == 0.0  # env 1's episode ended on the last step: its next return starts from zero
+
+
+def test_ppo_reward_normalisation_divides_by_the_running_std_of_discounted_returns():
+    T, B, D, gamma = 8, 4, 3, 0.9
+    learner = PPOLearner(PPOConfig(unroll_length=T, gamma=gamma, normalize_rewards=True, num_minibatches=2, update_epochs=1),
+                         EnvSignature(D, 1, False, B), RewardSignature())
+    state = learner.init(jax.random.PRNGKey(0))
+    ctx = LearnContext(normalize=lambda x: x, score=None, reward_changed=jnp.asarray(False))
+    rng = np.random.default_rng(1)
+    acc, seen = np.zeros(B, np.float32), []
+    learn = jax.jit(lambda s, e, k: learner.learn(s, e, ctx, k))
+    for i in range(3):
+        reward = rng.normal(5.0, 3.0, (T, B)).astype(np.float32)  # far from unit scale
+        done = (rng.random((T, B)) < 0.15).astype(np.float32)
+        obs = jnp.asarray(rng.normal(size=(T, B, D)), jnp.float32)
+        transitions = TransitionBatch(obs, jnp.zeros((T, B, 1)), obs, jnp.asarray(reward), jnp.asarray(done),
+                                      jnp.zeros((T, B)), {})
+        extras = {"raw_action": jnp.zeros((T, B, 1)), "log_prob": jnp.zeros((T, B)), "value": jnp.zeros((T, B))}
+        state, metrics = learn(state, Experience(transitions, extras, jnp.asarray(reward), None, obs[-1]), jax.random.PRNGKey(i))
+        for t in range(T):
+            acc = gamma * acc + reward[t]
+            seen.append(acc.copy())
+            acc = acc * (1.0 - done[t])
+        # This batch's rewards are divided by the std of every discounted return so far, its own included.
+        np.testing.assert_allclose(metrics["ppo/reward_scale"], np.std(np.concatenate(seen)), rtol=1e-4)
+    np.testing.assert_allclose(state.reward_trace, acc, rtol=1e-5)
+    assert learner.init(jax.random.PRNGKey(0)).reward_trace.shape == (B,)
+    assert PPOLearner(PPOConfig(), EnvSignature(D, 1, False, B), RewardSignature()).init(jax.random.PRNGKey(0)).reward_trace is None

@@ -37,6 +37,8 @@ class EnvSignature:
     observation_size: int
     action_size: int
     discrete: bool
+    #: Parallel environments of one run (the rollout's batch axis B).
+    num_envs: int
 
 
 @dataclass(frozen=True)

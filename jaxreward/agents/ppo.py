@@ -49,6 +49,7 @@ from jaxreward import sgd
 from jaxreward.agents import distributions
 from jaxreward.agents.gae import gae
 from jaxreward.agents.networks import ACTIVATIONS, PolicyHead, ValueHead
+from jaxreward.nets.normalizer import Normalizer
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ class PPOConfig:
     ext_coef: float = 2.0
     int_coef: float = 1.0
     int_episodic: bool = False
+    #: Divide the (extrinsic) rewards by the running std of each env's discounted return
+    #: (see `agents/ppo_learner.py`): keeps value targets near unit scale whatever the task's
+    #: reward scale, so the value loss does not dominate the clipped gradient.
+    normalize_rewards: bool = False
     #: Keep π_init and log ppo/kl_to_init (see the module docstring).
     track_kl_to_init: bool = False
     #: Weight of KL(π ‖ π_init) in the loss (static; > 0 needs track_kl_to_init).
@@ -134,6 +139,10 @@ class PPOState:
     hyper: PPOHyper
     #: The initial policy parameters, kept only with `track_kl_to_init` (None: no leaves).
     init_policy: dict | None = None
+    #: With `normalize_rewards`: each env's running discounted return [B] and the running
+    #: statistics of those returns ([1]); None otherwise.
+    reward_trace: jax.Array | None = None
+    reward_stats: Normalizer | None = None
 
 
 @struct.dataclass

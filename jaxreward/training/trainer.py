@@ -96,7 +96,7 @@ class Trainer:
         self.two_heads = self.reward_model.two_streams
         changes = self.reward_model.learned or any(t.norm != "none" for t in self.reward_model.terms)
         self.learner = learners.get(cfg.learner).build(
-            cfg.learner_config(), EnvSignature(obs_size, action_size, self.env.discrete),
+            cfg.learner_config(), EnvSignature(obs_size, action_size, self.env.discrete, cfg.num_envs),
             RewardSignature(two_streams=self.two_heads, changes=changes),
         )
         check_compatible(self.learner, self.reward_model)
