@@ -138,11 +138,14 @@ def analyse(env: str, rows: list[dict], summary: dict, cfg) -> dict:
     return entry
 
 
-def train_env(env: str, seeds: int, steps: int | None, run_root: str, resume: bool) -> dict:
+def train_env(env: str, seeds: int, steps: int | None, run_root: str, resume: bool, eval_episodes: int) -> dict:
     from jaxreward.training import loop, presets
 
     preset_steps = presets.config_for(env).total_steps
-    cfg = presets.config_for(env, num_seeds=seeds, total_steps=budget(env, preset_steps, steps), checkpoint_every=0)
+    total = budget(env, preset_steps, steps)
+    # Checkpoints every tenth of the budget, so an interrupted environment continues (--resume).
+    cfg = presets.config_for(env, num_seeds=seeds, total_steps=total, eval_episodes=eval_episodes,
+                             checkpoint_every=max(1, total // 10))
     run_dir = os.path.join(run_root, env.replace("/", "_"))
     partial = os.path.exists(os.path.join(run_dir, "checkpoints"))
     if os.path.exists(run_dir) and not (resume and partial):
@@ -163,8 +166,8 @@ def write_outputs(data: dict, out: str, figures: str) -> None:
         f"Command: `{data['command']}`. Updated {data['updated']}. Machine: {data['machine']['cpu']}, "
         f"{data['machine']['cores']} cores, device `{data['machine']['device']}`, jax {data['machine']['jax']}.",
         "",
-        "Return: deterministic-policy evaluation on the gold reward (`eval/gold_return`, 4 episodes per seed and log "
-        "point); final = mean over the last tenth of log points, per seed; interval = 95% Student-t over seeds. "
+        f"Return: deterministic-policy evaluation on the gold reward (`eval/gold_return`, {data['eval_episodes']} episodes "
+        "per seed and log point); final = mean over the last tenth of log points, per seed; interval = 95% Student-t over seeds. "
         "Learned: the interval lies above the evaluation return at the first log point. Time to 90%: wall time "
         "(compile excluded) until the seed-mean curve first covers 90% of the way from its first to its final value.",
         "",
@@ -235,6 +238,7 @@ def main() -> None:
     parser.add_argument("--envs", default="", help="comma-separated (default: every registered environment)")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--steps", type=int, default=None, help="env steps per seed for every env (default: the budget rule)")
+    parser.add_argument("--eval-episodes", type=int, default=16, help="evaluation episodes per seed and log point")
     parser.add_argument("--resume", action="store_true", help="skip envs already in the JSON, continue interrupted ones")
     parser.add_argument("--out", default=os.path.join(HERE, "results", "learning"))
     parser.add_argument("--figures", default=os.path.join(ROOT, "docs", "figures"))
@@ -257,12 +261,13 @@ def main() -> None:
     for i, env in enumerate(todo):
         print(f"[{i + 1}/{len(todo)}] {env}", flush=True)
         try:
-            entry = train_env(env, args.seeds, args.steps, args.runs, args.resume)
+            entry = train_env(env, args.seeds, args.steps, args.runs, args.resume, args.eval_episodes)
         except Exception as err:  # one environment's failure is reported and the others still run
             print(f"  {env} failed: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
             continue
         data["envs"][env] = entry
-        data.update(command=command, updated=datetime.date.today().isoformat(), machine=machine())
+        data.update(command=command, updated=datetime.date.today().isoformat(), machine=machine(),
+                    eval_episodes=args.eval_episodes)
         data["not_run"] = sorted(set(envs.names()) - set(data["envs"]))
         write_outputs(data, args.out, args.figures)
         lo, hi = entry["interval_95"]

@@ -1,8 +1,10 @@
 """Wall-clock time to a stated return: jaxreward PPO vs Stable-Baselines3 PPO, same machine.
 
 Tasks (see `TASKS`): jaxreward `pendulum` vs Gymnasium `Pendulum-v1` (same dynamics and
-reward), and jaxreward's MJX `reacher` vs Gymnasium `Reacher-v5` (MuJoCo on the CPU; same
-task, observation and reward terms, our own MJCF, see envs/manipulation/reacher.py).
+reward), jaxreward's MJX `reacher` vs Gymnasium `Reacher-v5` (MuJoCo on the CPU; same
+task, observation and reward terms, our own MJCF, see envs/manipulation/reacher.py), and
+jaxreward's MJX `hopper` vs Gymnasium `Hopper-v5` (Brax's model of the same robot; the
+differences are listed in docs/gymnasium-parity.md).
 
 Every run is a fresh process:
 - jaxreward cold: `$JAXREWARD_CACHE_DIR` is a new empty directory, so everything compiles;
@@ -63,6 +65,16 @@ TASKS = {
         jaxreward_log_every=16_384,
         sb3_max_steps=500_000,
         sb3_window=20,  # = 1000 steps, two rollouts of 512
+    ),
+    "hopper": dict(
+        jaxreward_env="hopper",
+        jaxreward_overrides={},  # the `hopper` preset
+        sb3_env="Hopper-v5",
+        threshold=1000.0,
+        jaxreward_max_steps=1_000_000,
+        jaxreward_log_every=20_480,
+        sb3_max_steps=1_000_000,
+        sb3_window=10,
     ),
 }
 
