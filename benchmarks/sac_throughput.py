@@ -4,7 +4,9 @@ Same MJX environment (`reacher`), same settings (num_envs, grad updates per vect
 step, batch size, 256x256 networks, replay capacity), same process. Reports environment
 steps per second and gradient updates per second of each after compilation, their ratio,
 and the memory of the default-size replay buffer (exact bytes of the buffer pytree, and the
-process's peak resident memory).
+process's peak resident memory). Each round times jaxreward's compiled chunk of
+`--iterations` vectorised steps `--repeats` times (the median counts) and one Brax epoch of
+as many steps; rounds alternate the two, so drifting load hits both alike.
 
     python benchmarks/sac_throughput.py            # default settings
     python benchmarks/sac_throughput.py --quick    # a shorter run
@@ -57,10 +59,13 @@ def run_jaxreward(args, iterations: int) -> dict:
     compile_s = time.perf_counter() - t0
     state, _ = fn(state)  # warm-up (first call also fills the buffer a little)
     jax.block_until_ready(state)
-    t0 = time.perf_counter()
-    state, _ = fn(state)
-    jax.block_until_ready(state)
-    dt = time.perf_counter() - t0
+    times = []
+    for _ in range(args.repeats):  # the median of several chunks: one chunk alone varied by a quarter
+        t0 = time.perf_counter()
+        state, _ = fn(state)
+        jax.block_until_ready(state)
+        times.append(time.perf_counter() - t0)
+    dt = statistics.median(times)
     buffer_bytes = sum(x.nbytes for x in jax.tree.leaves(state.learner.buffer))
     return {"env_steps_per_s": iterations * args.num_envs / dt, "updates_per_s": iterations * args.grad_updates / dt,
             "compile_s": compile_s, "buffer_bytes_default_size": buffer_bytes}
@@ -109,6 +114,7 @@ def main():
     p.add_argument("--buffer-size", type=int, default=None, help="default: jaxreward's SACConfig default")
     p.add_argument("--iterations", type=int, default=200, help="vectorised steps per timed chunk")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=3, help="timed jaxreward chunks per round (median reported)")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=os.path.join(HERE, "results", "sac_throughput"))
     args = p.parse_args()
@@ -116,7 +122,7 @@ def main():
 
     args.buffer_size = args.buffer_size or SACConfig().buffer_size
     if args.quick:
-        args.iterations, args.rounds = 50, 1
+        args.iterations, args.rounds, args.repeats = 50, 1, 1
 
     rows = []
     for r in range(args.rounds):  # interleaved, so drifting machine load hits both alike
