@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from jaxreward.agents.base import EnvSignature, Experience, LearnContext, RewardSignature
-from jaxreward.agents.gae import discounted_return_trace, gae
+from jaxreward.agents.gae import gae
 from jaxreward.agents.ppo import PPOConfig
 from jaxreward.agents.ppo_learner import PPOLearner
+from jaxreward.nets.normalizer import discounted_returns
 from jaxreward.rewards.base import TransitionBatch
 
 
@@ -58,14 +59,14 @@ def test_truncation_bootstraps_and_termination_does_not():
     np.testing.assert_allclose(np.asarray(adv), [[1.0, 1.0 + 0.5 * 10.0]])
 
 
-def test_discounted_return_trace_matches_a_loop_and_restarts_after_done():
+def test_discounted_returns_match_a_loop_and_restart_after_done():
     rng = np.random.default_rng(0)
     T, B, gamma = 7, 3, 0.9
     rewards = rng.normal(size=(T, B)).astype(np.float32)
     dones = np.zeros((T, B), np.float32)
     dones[2, 0] = dones[6, 1] = 1.0
     trace0 = rng.normal(size=B).astype(np.float32)
-    returns, last = discounted_return_trace(jnp.asarray(trace0), jnp.asarray(rewards), jnp.asarray(dones), gamma)
+    returns, last = discounted_returns(jnp.asarray(trace0), jnp.asarray(rewards), gamma, jnp.asarray(dones))
     acc, expected = trace0.copy(), []
     for t in range(T):
         acc = gamma * acc + rewards[t]

@@ -51,21 +51,3 @@ def gae(
     _, advantages = jax.lax.scan(backward, jnp.zeros_like(values[0]), (deltas, dones), reverse=True)
     return advantages, advantages + values
 
-
-def discounted_return_trace(
-    trace0: jax.Array, rewards: jax.Array, dones: jax.Array, gamma: float | jax.Array
-) -> tuple[jax.Array, jax.Array]:
-    """Each env's running discounted return R_t = r_t + γ·R_{t−1}, restarted after a step
-    that ended an episode.
-
-    trace0: [B] R before the batch; rewards, dones: [T, B]. Returns (R [T, B], R after the
-    last step [B], already restarted where the last step ended an episode).
-    """
-
-    def step(acc, xs):
-        r, done = xs
-        acc = gamma * acc + r
-        return acc * (1.0 - done), acc
-
-    last, returns = jax.lax.scan(step, trace0, (rewards, dones))
-    return returns, last

@@ -20,9 +20,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxreward.agents.base import EnvSignature, Experience, LearnContext, RewardSignature
-from jaxreward.agents.gae import discounted_return_trace
 from jaxreward.agents.ppo import PPO, PPOBatch, PPOConfig, PPOState
-from jaxreward.nets.normalizer import Normalizer
+from jaxreward.nets.normalizer import Normalizer, discounted_returns
 
 
 class PPOLearner:
@@ -54,7 +53,7 @@ class PPOLearner:
         reward = experience.reward
         metrics = {}
         if self.cfg.normalize_rewards:
-            returns, trace = discounted_return_trace(state.reward_trace, reward, t.done, state.hyper.gamma)
+            returns, trace = discounted_returns(state.reward_trace, reward, state.hyper.gamma, t.done)
             stats = state.reward_stats.update(returns.reshape(-1, 1))
             scale = jnp.sqrt(stats.var[0] + 1e-8)
             reward = reward / scale

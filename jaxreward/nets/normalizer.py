@@ -1,4 +1,6 @@
-"""Running mean / variance of observations (parallel Welford merge, Chan et al. 1979)."""
+"""Running mean / variance of observations (parallel Welford merge, Chan et al. 1979), and
+the running discounted return whose spread scales a reward (PPO's reward normalisation,
+RND's bonus)."""
 
 from __future__ import annotations
 
@@ -31,3 +33,31 @@ class Normalizer:
 
     def __call__(self, x: jax.Array, clip: float = 10.0) -> jax.Array:
         return jnp.clip((x - self.mean) / jnp.sqrt(self.var + 1e-8), -clip, clip)
+
+
+def discounted_returns(
+    trace0: jax.Array, rewards: jax.Array, gamma: float | jax.Array, dones: jax.Array | None = None
+) -> tuple[jax.Array, jax.Array]:
+    """Each env's running discounted return R_t = r_t + γ·R_{t−1}.
+
+    trace0: [B] R before the batch; rewards: [T, B]; dones: [T, B] restarts the return after
+    a step that ended an episode, or None for a return that is never restarted (a
+    non-episodic stream). Returns (R [T, B], R after the last step [B], already restarted
+    where the last step ended an episode).
+    """
+    if dones is None:
+
+        def step(acc, r):
+            acc = gamma * acc + r
+            return acc, acc
+
+        last, returns = jax.lax.scan(step, trace0, rewards)
+        return returns, last
+
+    def step_with_restarts(acc, xs):
+        r, done = xs
+        acc = gamma * acc + r
+        return acc * (1.0 - done), acc
+
+    last, returns = jax.lax.scan(step_with_restarts, trace0, (rewards, dones))
+    return returns, last

@@ -38,7 +38,7 @@ from flax import struct
 
 from jaxreward import sgd
 from jaxreward.nets.mlp import MLP
-from jaxreward.nets.normalizer import Normalizer
+from jaxreward.nets.normalizer import Normalizer, discounted_returns
 from jaxreward.rewards.base import RewardModel, RewardSpec, Scored, TransitionBatch
 
 
@@ -79,20 +79,6 @@ class RNDState:
     obs_stats: Normalizer  # of next observations, [D]
     return_filter: jax.Array  # [B] discounted intrinsic return of each env so far
     return_stats: Normalizer  # of the discounted intrinsic returns, [1]
-
-
-def discounted_returns(filter0: jax.Array, rewards: jax.Array, gamma: float) -> tuple[jax.Array, jax.Array]:
-    """The reference's RewardForwardFilter: R_t = γ R_{t−1} + r_t, never reset.
-
-    filter0: [B]; rewards: [T, B]. Returns (R [T, B], R after the last step [B]).
-    """
-
-    def step(acc, r):
-        acc = gamma * acc + r
-        return acc, acc
-
-    last, returns = jax.lax.scan(step, filter0, rewards)
-    return returns, last
 
 
 class RND(RewardModel):
