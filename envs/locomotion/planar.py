@@ -12,6 +12,8 @@ iteration, 4 line-search steps per substep; see `envs.locomotion.base`).
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import mujoco
@@ -30,6 +32,9 @@ class PlanarRunner(LocomotionEnv):
     velocity_clip: float | None = None
     #: Give the root z slide the torso's initial height as reference (see `_edit_spec`).
     root_z_is_height: bool = False
+    #: (distance, elevation in degrees, aim height below the torso) of the side view of the
+    #: `track` camera, which follows the centre of mass; None keeps the packaged view.
+    side_view: tuple[float, float, float] | None = None
 
     def __init__(
         self,
@@ -50,6 +55,8 @@ class PlanarRunner(LocomotionEnv):
         # the floor, the quantity the observation and the healthy range are about.
         if self.root_z_is_height:
             spec.joint("rootz").ref = float(spec.body("torso").pos[2])
+        if self.side_view is not None:
+            frame_side_view(spec, *self.side_view)
 
     def _obs(self, data: mjx.Data) -> jax.Array:
         qpos = data.qpos[1:] if self.exclude_current_positions_from_observation else data.qpos
@@ -66,6 +73,23 @@ class PlanarRunner(LocomotionEnv):
             & in_range(angle, self.healthy_angle_range)
             & jnp.all(in_range(state, self.healthy_state_range))
         )
+
+
+def frame_side_view(spec: mujoco.MjSpec, distance: float, elevation: float, below: float) -> None:
+    """Points the torso's `track` camera (trackcom) from the side at a point `below` the
+    torso's initial position (the middle of the standing body), `distance` away and looking
+    down by `elevation` degrees.
+
+    The packaged camera looks level from 0.25 below the torso, so it sinks with the centre
+    of mass and sees a fallen robot edge-on at the horizon; looking down from above keeps
+    the floor contact and a fallen robot in the frame (the view of Gymnasium's v5 tasks).
+    """
+    camera = spec.camera("track")
+    down = math.radians(elevation)
+    camera.pos = [0.0, -distance * math.cos(down), distance * math.sin(down) - below]
+    # Rotation about x by 90 - elevation degrees: the camera's -z points along +y, tilted down.
+    half = math.radians(90.0 - elevation) / 2
+    camera.quat = [math.cos(half), math.sin(half), 0.0, 0.0]
 
 
 class Hopper(PlanarRunner):
@@ -85,6 +109,7 @@ class Hopper(PlanarRunner):
     n_frames = 4
     velocity_clip = 10.0
     root_z_is_height = True
+    side_view = (3.0, 20.0, 0.5)
 
     def __init__(
         self,
@@ -121,6 +146,7 @@ class Walker2d(PlanarRunner):
     n_frames = 4
     velocity_clip = 10.0
     root_z_is_height = True
+    side_view = (3.0, 20.0, 0.5)
 
     def __init__(
         self,
@@ -140,6 +166,9 @@ class Walker2d(PlanarRunner):
     def _edit_spec(self, spec: mujoco.MjSpec) -> None:
         super()._edit_spec(spec)
         spec.geom("foot_geom").friction = spec.geom("foot_left_geom").friction
+        # The packaged floor takes the robot's brown from the default geom class, which hides
+        # the body against it in pictures; grey as in the hopper's model (no physical effect).
+        spec.geom("floor").rgba = [0.5, 0.5, 0.5, 1.0]
 
 
 class HalfCheetah(PlanarRunner):
