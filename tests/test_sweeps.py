@@ -79,6 +79,38 @@ def test_chunked_sweep_equals_unsplit(sweep, tmp_path):
     _assert_rows_close(sorted(chunked.rows, key=key), sorted(sweep.rows, key=key))
 
 
+def test_interrupted_sweep_continues_its_chunk_from_the_checkpoint(sweep, tmp_path):
+    """A chunk stopped after its first checkpoint: rerunning the sweep with the same folder
+    keeps the rows logged before the checkpoint (their wall times unchanged, so they were
+    not recomputed) and continues to the same results as the uninterrupted sweep."""
+    import shutil
+
+    from jaxreward import checkpoint
+
+    data = dict(SWEEP, base=dict(TINY, checkpoint_every=TINY["total_steps"] // 3))
+    out = tmp_path / "s"
+    run_sweep(data, str(out), progress=False, compile_cache=False, quiet=True)
+    chunk = out / "groups" / "g00-c00"
+    first, *later = checkpoint.steps(str(chunk / "checkpoints"))
+    assert later, "the run saved only one checkpoint"
+    # Make it the sweep a stop left behind: no chunk summary, no sweep tables, only the
+    # first checkpoint, and the metrics written after it lost.
+    for name in ("summary.csv", "sweep.json", "metrics.csv", "aggregate.csv"):
+        os.remove(out / name)
+    os.remove(chunk / "summary.json")
+    for step in later:
+        shutil.rmtree(chunk / "checkpoints" / str(step))
+    with open(chunk / "metrics.csv") as f:
+        kept = [r for r in csv.DictReader(f) if int(r["env_steps"]) <= first]
+    assert kept and len(kept) < len(sweep.rows)
+
+    resumed = run_sweep(data, str(out), progress=False, compile_cache=False, quiet=True)
+    key = lambda r: (r["reward.terms"], r["seed"], r["env_steps"])
+    _assert_rows_close(sorted(resumed.rows, key=key), sorted(sweep.rows, key=key))
+    early = sorted((r for r in resumed.rows if r["env_steps"] <= first), key=key)
+    assert [float(r["wall_time_s"]) for r in early] == [float(r["wall_time_s"]) for r in sorted(kept, key=lambda r: (r["reward.terms"], int(r["seed"]), int(r["env_steps"])))]
+
+
 def test_tables_and_plots_agree(sweep):
     out = sweep.out_dir
     for name in ("metrics.csv", "summary.csv", "aggregate.csv", "learning_curves.png", "final_returns.png", "learning_curves.csv", "final_returns.csv"):

@@ -30,7 +30,7 @@ import time
 import jax
 import numpy as np
 
-from jaxreward import results
+from jaxreward import checkpoint, results
 from jaxreward.sweeps import spec as sweep_spec
 from jaxreward.training.compile_cache import enable_compile_cache
 from jaxreward.training.loop import train
@@ -204,7 +204,9 @@ def _fit_memory(group, states, say, gi):
 
 
 def _run_chunk(cfg, chunk_dir, state, labels, bar, compile_cache, compiled) -> dict:
-    """One chunk as a run directory; a finished chunk (from an interrupted sweep) is reused."""
+    """One chunk as a run directory. Rerunning an interrupted sweep reuses a finished chunk,
+    continues an unfinished one from its newest checkpoint (the base config's
+    `checkpoint_every`), and restarts one that has none."""
     if os.path.exists(os.path.join(chunk_dir, "summary.json")):
         with open(os.path.join(chunk_dir, "summary.json")) as f:
             s = json.load(f)
@@ -212,14 +214,17 @@ def _run_chunk(cfg, chunk_dir, state, labels, bar, compile_cache, compiled) -> d
         if bar is not None:
             bar.update(cfg.num_iterations * cfg.steps_per_iteration * len(labels))
         return {"rows": chunk_rows, "compile_time_s": 0.0, "train_time_s": s.get("train_time_s", 0.0)}
-    if os.path.exists(chunk_dir):
+    resume = bool(checkpoint.steps(os.path.join(chunk_dir, "checkpoints")))
+    if os.path.exists(chunk_dir) and not resume:
         import shutil
 
-        shutil.rmtree(chunk_dir)  # an unfinished chunk restarts from scratch
+        shutil.rmtree(chunk_dir)  # an unfinished chunk without a checkpoint restarts from scratch
     trainer = Trainer(cfg)
     state = jax.device_put(state, trainer.shardings(state))
-    r = train(cfg, chunk_dir, progress=bar is not None, compile_cache=compile_cache, quiet=True,
-              initial_state=state, run_labels=labels, bar=bar, precompiled=compiled)
+    if resume and bar is not None:
+        bar.update(int(checkpoint.steps(os.path.join(chunk_dir, "checkpoints"))[-1]) * len(labels))
+    r = train(cfg, chunk_dir, resume=resume, progress=bar is not None, compile_cache=compile_cache, quiet=True,
+              initial_state=state, run_labels=labels, bar=bar, precompiled=None if resume else compiled)
     return {"rows": r.rows, "compile_time_s": r.summary["compile_time_s"], "train_time_s": r.summary["train_time_s"], "state": r.state}
 
 
