@@ -3,7 +3,7 @@
 Two whole training runs of the MJX `reacher` with its PPO preset (128 envs x 32 steps,
 1M env steps unless `--steps`): the gold reward, and `--reward preference
 --preference.teacher noisy --preference.budget 2000` with every other preference setting
-at its default (feedback every 5000 env steps, 40 queries a session, 32 ensemble steps a
+at its default (feedback every 5000 env steps, 100 queries a session, 32 ensemble steps a
 session; see `jaxreward/rewards/preference/reward.py`). A whole run is timed, not a few
 iterations, because a preference run's cost is uneven: feedback sessions (query selection,
 teacher, ensemble fit) fall in its first part, until the budget is spent; the reward

@@ -55,11 +55,9 @@ quadruped_walk, budgets 500 to 2000) use feedback every 20000 / 30000 env steps 
 queries and 50 epochs per session, its Meta-World scripts every 5000 steps with 50 queries
 and 10 epochs; PrefPPO (`train_PrefPPO.py`) defaults to feedback every 16000 env steps and
 128 queries. Here `feedback_every` = 0 holds a session every `FEEDBACK_ENV_STEPS` = 5000 env
-steps (rounded up to whole iterations: 3 iterations of 64 envs × 32 steps), 40 queries a
-session after the 10% asked up front (24 sessions for the default budget of 1000), and
-`grad_steps` Adam steps per session instead of epochs. 40 rather than the DeepMind Control
-scripts' 100: at PPO's sample rate 100 a session spent the budget within the first ~15% of
-a 1M-step run and ended lower on `reacher` (benchmarks/results/preference_defaults.md).
+steps (rounded up to whole iterations: 3 iterations of 64 envs × 32 steps), 100 queries a
+session (10 sessions for the default budget of 1000, the first of them the 10% asked up
+front), and `grad_steps` Adam steps per session instead of epochs.
 """
 
 from __future__ import annotations
@@ -102,9 +100,8 @@ class PreferenceConfig:
     budget: int = 1000
     #: Fraction of the budget asked at the first feedback session.
     initial_fraction: float = 0.1
-    #: Queries of each session after the first (B-Pref's DeepMind Control scripts: 100,
-    #: Meta-World: 50; see the module docstring for this default).
-    queries_per_session: int = 40
+    #: B-Pref's DeepMind Control scripts: 100 (`reward_batch`).
+    queries_per_session: int = 100
     schedule: str = "constant"
     decay_rate: float = 1.0
     #: Training iterations between feedback sessions; 0: every FEEDBACK_ENV_STEPS = 5000 env
