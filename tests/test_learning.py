@@ -111,8 +111,10 @@ def test_ppo_hopper_evaluation_return_rises_above_the_untrained_policy(tmp_path_
 
     cfg = presets.config_for("hopper", num_seeds=2, total_steps=81_920, num_log_points=1)
     trainer = Trainer(cfg)
-    untrained = PolicyEvaluation(trainer, [0, 1])(trainer.init_seeds(trainer.seed_keys()), 0)
-    result = train(cfg, str(tmp_path_factory.mktemp("hopper")), progress=False, quiet=True, compile_cache=False)
+    start = trainer.init_seeds(trainer.seed_keys())
+    untrained = PolicyEvaluation(trainer, [0, 1])(start, 0)
+    result = train(cfg, str(tmp_path_factory.mktemp("hopper")), progress=False, quiet=True, compile_cache=False,
+                   initial_state=start)
     before = np.array([e["eval/gold_return"] for e in untrained])
     after = np.array([r["eval/gold_return"] for r in result.rows if r["env_steps"] == result.rows[-1]["env_steps"]])
     assert np.all(after > before + 200), (before, after)
