@@ -60,9 +60,9 @@ PRESETS: dict[str, dict] = {
     # Evaluation return at 1M env steps, 2 seeds: 2876 and 2705 (training episodes 3431 and
     # 3277; single evaluations up to 5729).
     "walker2d": LOCOMOTION,
-    # Evaluation return, 2 seeds: 5786 and 5017 at 870k env steps with an initial action
-    # noise of sigma = e^-1 (benchmarks/results/locomotion_tuning.md, round C); 3682 and
-    # 4359 at 1M with sigma = 1.
+    # Evaluation return at 1M env steps, 2 seeds: 4922 and 4978 (single evaluations up to
+    # 6025) with an initial action noise of sigma = e^-1 (benchmarks/results/
+    # locomotion_tuning.md, round C); 3682 and 4359 with sigma = 1.
     "halfcheetah": _merge(LOCOMOTION, dict(ppo=dict(init_log_std=-1.0))),
     # With sigma = 1 the control cost of the initial noise outweighs the healthy reward and
     # episodes end within ~30 steps; with sigma = e^-2 evaluation returns reach 1,100-1,600
