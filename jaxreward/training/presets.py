@@ -57,9 +57,10 @@ PRESETS: dict[str, dict] = {
     # Evaluation return at 1M env steps, 2 seeds: 1532 and 3215 (one seed on the plateau
     # near 1400); 300-350 after 51k steps; the generic defaults end near 530 at 1M.
     "hopper": LOCOMOTION,
-    # Evaluation return at 1M env steps, 2 seeds: 2876 and 2705 (training episodes 3431 and
-    # 3277; single evaluations up to 5729).
-    "walker2d": LOCOMOTION,
+    # Evaluation return at 1M env steps, 2 seeds: 5133 and 4769 (training episodes 3760 and
+    # 4680) with an initial action noise of sigma = e^-1 (locomotion_tuning.md, round C);
+    # 2876 and 2705 with sigma = 1.
+    "walker2d": _merge(LOCOMOTION, dict(ppo=dict(init_log_std=-1.0))),
     # Evaluation return at 1M env steps, 2 seeds: 4922 and 4978 (single evaluations up to
     # 6025) with an initial action noise of sigma = e^-1 (benchmarks/results/
     # locomotion_tuning.md, round C); 3682 and 4359 with sigma = 1.
