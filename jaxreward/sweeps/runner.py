@@ -214,7 +214,8 @@ def _run_chunk(cfg, chunk_dir, state, labels, bar, compile_cache, compiled) -> d
         if bar is not None:
             bar.update(cfg.num_iterations * cfg.steps_per_iteration * len(labels))
         return {"rows": chunk_rows, "compile_time_s": 0.0, "train_time_s": s.get("train_time_s", 0.0)}
-    resume = bool(checkpoint.steps(os.path.join(chunk_dir, "checkpoints")))
+    saved = checkpoint.steps(os.path.join(chunk_dir, "checkpoints"))
+    resume = bool(saved)
     if os.path.exists(chunk_dir) and not resume:
         import shutil
 
@@ -222,7 +223,7 @@ def _run_chunk(cfg, chunk_dir, state, labels, bar, compile_cache, compiled) -> d
     trainer = Trainer(cfg)
     state = jax.device_put(state, trainer.shardings(state))
     if resume and bar is not None:
-        bar.update(int(checkpoint.steps(os.path.join(chunk_dir, "checkpoints"))[-1]) * len(labels))
+        bar.update(int(saved[-1]) * len(labels))
     r = train(cfg, chunk_dir, resume=resume, progress=bar is not None, compile_cache=compile_cache, quiet=True,
               initial_state=state, run_labels=labels, bar=bar, precompiled=None if resume else compiled)
     return {"rows": r.rows, "compile_time_s": r.summary["compile_time_s"], "train_time_s": r.summary["train_time_s"], "state": r.state}
